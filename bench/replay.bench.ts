@@ -1,0 +1,248 @@
+/**
+ * Replay benchmark: the engine against a plain hand-written loop over the same JSON Lines file, in the
+ * same run. Each measurement runs in its own process so that peak RSS is its own.
+ *
+ *   pnpm bench                       1,000,000 tickets, engine vs loop, then 3,000,000 in one window
+ *   pnpm bench --count 200000     a smaller file
+ */
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import { parseArgs } from 'node:util';
+import { createPipeline, isRejection, lineSource, memoryCheckpointStore } from '@ticketflow/core';
+import { enrichTicket } from '../examples/ticket-pipeline/src/domain/enrich';
+import { generateTickets } from '../examples/ticket-pipeline/src/domain/generator';
+import { parseTicket } from '../examples/ticket-pipeline/src/domain/validate';
+import {
+  formatTicketBatch,
+  type TicketMetrics,
+  ticketDecoder,
+  ticketMetrics,
+} from '../examples/ticket-pipeline/src/ticket-metrics';
+import { QuantileSketch } from '../packages/core/src/internal/quantile-sketch';
+
+const ROOT = resolve(import.meta.dirname, '..');
+const CACHE = join(ROOT, '.cache', 'bench');
+
+interface Measurement {
+  readonly mode: string;
+  readonly tickets: number;
+  readonly invalid: number;
+  readonly ms: number;
+  readonly peakRssMb: number;
+  readonly check: string;
+}
+
+async function ensureFile(count: number): Promise<string> {
+  mkdirSync(CACHE, { recursive: true });
+  const path = join(CACHE, `tickets-${count}.jsonl`);
+  if (existsSync(path)) return path;
+  const started = performance.now();
+  const out = createWriteStream(`${path}.tmp`);
+  const tickets = generateTickets({ seed: 42, badFraction: 0.01, now: () => Date.UTC(2026, 2, 1, 12) });
+  for (let written = 0; written < count; ) {
+    const n = Math.min(5000, count - written);
+    let text = '';
+    for (let i = 0; i < n; i++) text += `${tickets.next().value}\n`;
+    written += n;
+    if (!out.write(text)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  execFileSync('mv', [`${path}.tmp`, path]);
+  console.log(
+    `generated ${count} tickets in ${((performance.now() - started) / 1000).toFixed(1)} s → ${path}`,
+  );
+  return path;
+}
+
+/** The baseline: read lines, JSON.parse, validate, enrich, fold, written by hand with no framework. */
+async function loop(path: string): Promise<Omit<Measurement, 'mode' | 'peakRssMb'>> {
+  const started = performance.now();
+  const perHour = new Map<number, number>();
+  const perDay = new Map<string, number>();
+  const perType = new Map<string, number>();
+  const perPriority = new Map<string, number>();
+  const perTeam = new Map<string, number>();
+  const slaByTeam = new Map<string, { total: number; count: number }>();
+  const sla = new QuantileSketch();
+  let valid = 0;
+  let invalid = 0;
+  let slaTotal = 0;
+  let scoreTotal = 0;
+  let line = 0;
+  const context = { lane: 'input', offset: 0 };
+  const decoder = new StringDecoder('utf8');
+  let carry = '';
+  for await (const block of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    const text = carry + decoder.write(block as Buffer);
+    let start = 0;
+    for (;;) {
+      const end = text.indexOf('\n', start);
+      if (end === -1) break;
+      context.offset = line++;
+      const ticket = parseTicket(text.slice(start, end), context);
+      start = end + 1;
+      if (isRejection(ticket)) {
+        invalid++;
+        continue;
+      }
+      const t = enrichTicket(ticket);
+      valid++;
+      perHour.set(t.event_hour, (perHour.get(t.event_hour) ?? 0) + 1);
+      perDay.set(t.event_date, (perDay.get(t.event_date) ?? 0) + 1);
+      perType.set(t.request_type, (perType.get(t.request_type) ?? 0) + 1);
+      perPriority.set(t.priority, (perPriority.get(t.priority) ?? 0) + 1);
+      perTeam.set(t.support_team, (perTeam.get(t.support_team) ?? 0) + 1);
+      const team = slaByTeam.get(t.support_team);
+      if (team) {
+        team.total += t.sla_hours;
+        team.count++;
+      } else slaByTeam.set(t.support_team, { total: t.sla_hours, count: 1 });
+      slaTotal += t.sla_hours;
+      scoreTotal += t.priority_score;
+      sla.add(t.sla_hours);
+    }
+    carry = text.slice(start);
+  }
+  const [median, p90, p99] = sla.quantiles([0.5, 0.9, 0.99]);
+  const ms = performance.now() - started;
+  const check = JSON.stringify({
+    valid,
+    types: [...perType.entries()].sort(),
+    sla_mean: slaTotal / valid,
+    score_mean: scoreTotal / valid,
+    median,
+    p90,
+    p99,
+    hours: perHour.size,
+    days: perDay.size,
+    priorities: perPriority.size,
+    teams: perTeam.size,
+    slaTeams: slaByTeam.size,
+  });
+  return { tickets: valid, invalid, ms, check };
+}
+
+/** The engine: the ticket pipeline as the CLI builds it, one window, output to a temporary folder. */
+async function engine(path: string): Promise<Omit<Measurement, 'mode' | 'peakRssMb'>> {
+  const started = performance.now();
+  let last: TicketMetrics | undefined;
+  let written = '';
+  const pipeline = createPipeline({
+    source: lineSource({ path }),
+    decode: ticketDecoder(),
+    metrics: ticketMetrics,
+    sink: {
+      write: async (batch) => {
+        last = batch.metrics;
+        written = JSON.stringify(formatTicketBatch(batch));
+      },
+      describe: (id) => `memory:${id}`,
+    },
+    checkpoint: memoryCheckpointStore(),
+    window: { span: '1h' },
+  });
+  const summary = await pipeline.run();
+  const ms = performance.now() - started;
+  const m = last as TicketMetrics;
+  const check = JSON.stringify({
+    valid: summary.records,
+    types: m.by_type.map((r) => [r.request_type, r.count_by_request_type]),
+    sla_mean: m.sla_mean,
+    score_mean: m.priority_score_mean,
+    median: m.sla_quantiles[0],
+    p90: m.sla_quantiles[1],
+    p99: m.sla_quantiles[2],
+    hours: m.tickets_per_hour.length,
+    days: m.tickets_per_day.length,
+    priorities: m.by_priority.length,
+    teams: m.by_team.length,
+    slaTeams: m.sla_mean_by_team.length,
+  });
+  if (written.length === 0 || summary.batches !== 1) throw new Error('the engine wrote no single batch');
+  return { tickets: summary.records, invalid: summary.invalidRecords, ms, check };
+}
+
+function measure(mode: 'loop' | 'engine', path: string): Measurement {
+  const out = execFileSync(
+    process.execPath,
+    [
+      '--conditions=ticketflow-source',
+      '--import',
+      'tsx',
+      import.meta.filename,
+      '--child',
+      mode,
+      '--file',
+      path,
+    ],
+    { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 20 },
+  );
+  return JSON.parse(out.trim().split('\n').at(-1) as string) as Measurement;
+}
+
+const rate = (m: Measurement) => Math.round(((m.tickets + m.invalid) * 1000) / m.ms);
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      child: { type: 'string' },
+      file: { type: 'string' },
+      count: { type: 'string', default: '1000000' },
+      big: { type: 'string', default: '3000000' },
+      rounds: { type: 'string', default: '3' },
+    },
+  });
+  if (values.child) {
+    const run = values.child === 'loop' ? loop : engine;
+    const result = await run(values.file as string);
+    const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
+    console.log(JSON.stringify({ mode: values.child, peakRssMb, ...result }));
+    return;
+  }
+  const count = Number(values.count);
+  const path = await ensureFile(count);
+  const rounds = Number(values.rounds);
+  const results: Record<'loop' | 'engine', Measurement[]> = { loop: [], engine: [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const mode of ['loop', 'engine'] as const) {
+      const m = measure(mode, path);
+      results[mode].push(m);
+      console.log(
+        `round ${round + 1} ${mode.padEnd(6)} ${rate(m).toLocaleString('en').padStart(10)} tickets/s  ${m.ms.toFixed(0).padStart(6)} ms  peak RSS ${m.peakRssMb} MB`,
+      );
+    }
+  }
+  const best = (mode: 'loop' | 'engine') => results[mode].reduce((a, b) => (b.ms < a.ms ? b : a));
+  const l = best('loop');
+  const e = best('engine');
+  if (l.check !== e.check) throw new Error(`the engine and the loop disagree:\n${l.check}\n${e.check}`);
+  console.log('');
+  console.log(
+    `replay of ${count.toLocaleString('en')} tickets (best of ${rounds}; both computed the same metrics)`,
+  );
+  console.log(
+    `  loop    ${rate(l).toLocaleString('en').padStart(10)} tickets/s   peak RSS ${l.peakRssMb} MB`,
+  );
+  console.log(
+    `  engine  ${rate(e).toLocaleString('en').padStart(10)} tickets/s   peak RSS ${e.peakRssMb} MB`,
+  );
+  console.log(`  engine time / loop time = ${(e.ms / l.ms).toFixed(3)}  (target ≤ 1.25)`);
+  console.log(`  engine tickets/s ≥ 500,000: ${rate(e) >= 500_000 ? 'yes' : 'NO'}`);
+
+  const big = Number(values.big);
+  if (big > 0) {
+    const bigPath = await ensureFile(big);
+    const m = measure('engine', bigPath);
+    console.log(
+      `one window of ${big.toLocaleString('en')} tickets: ${rate(m).toLocaleString('en')} tickets/s, peak RSS ${m.peakRssMb} MB (target < 300 MB)`,
+    );
+    if (process.env.TICKETFLOW_BENCH_KEEP !== '1') rmSync(bigPath, { force: true });
+  }
+}
+
+await main();

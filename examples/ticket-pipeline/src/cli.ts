@@ -1,0 +1,82 @@
+import { firstLine, InvalidOptionError, lineSource, TicketflowError } from '@ticketflow/core';
+import { generate } from './commands/generate';
+import { runProcessor } from './commands/processor';
+import { COMMANDS, type CommandName, readSettings, usage } from './config';
+import { createLogger, secretScrubber } from './logger';
+import { generatorSource } from './sources/generator-source';
+
+/** Exit codes: 0 success, 1 a runtime failure, 2 a usage or configuration error. */
+const EXIT_FAILURE = 1;
+const EXIT_USAGE = 2;
+
+function isCommand(name: string | undefined): name is CommandName {
+  return name !== undefined && Object.hasOwn(COMMANDS, name);
+}
+
+/** Runs one command line; resolves with the process exit code. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  if (!isCommand(name)) throw new InvalidOptionError(`unknown command ${JSON.stringify(name)} (see --help)`);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${usage(name)}\n`);
+    return 0;
+  }
+
+  switch (name) {
+    case 'generate': {
+      const settings = readSettings('generate', args);
+      if (settings.count === undefined) throw new InvalidOptionError('generate needs --count N');
+      await generate(settings);
+      return 0;
+    }
+    case 'run': {
+      const settings = readSettings('run', args);
+      const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
+      const source = generatorSource({
+        rate: settings.rate,
+        badFraction: settings.badFraction,
+        ...(settings.seed !== undefined ? { seed: settings.seed } : {}),
+      });
+      await runProcessor(settings, { source, logger });
+      return 0;
+    }
+    case 'process': {
+      const settings = readSettings('process', args);
+      const secrets = settings.saslPassword ? [settings.saslPassword] : [];
+      const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, secrets });
+      if (settings.input !== undefined && settings.brokers !== undefined) {
+        throw new InvalidOptionError('process takes --input or --brokers, not both');
+      }
+      if (settings.input !== undefined) {
+        await runProcessor(settings, { source: lineSource({ path: settings.input }), logger });
+        return 0;
+      }
+      if (settings.brokers === undefined)
+        throw new InvalidOptionError('process needs --brokers HOST:PORT or --input FILE');
+      throw new InvalidOptionError('--brokers: the Kafka source is not available in this build');
+    }
+    case 'produce':
+      throw new InvalidOptionError('produce: the Kafka producer is not available in this build');
+  }
+}
+
+const scrub = secretScrubber([
+  process.env.KAFKA_SASL_PASSWORD ?? '',
+  process.env.AWS_SECRET_ACCESS_KEY ?? '',
+]);
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    const message = error instanceof Error ? firstLine(error.message) : String(error);
+    process.stderr.write(`ticket-pipeline: ${scrub(message)}\n`);
+    process.exitCode =
+      error instanceof TicketflowError && error.code === 'INVALID_OPTION' ? EXIT_USAGE : EXIT_FAILURE;
+  },
+);

@@ -1,0 +1,26 @@
+import { once } from 'node:events';
+import { generateTickets } from '../domain/generator';
+
+/** Settings of the `generate` command. */
+export interface GenerateSettings {
+  readonly count: number | undefined;
+  readonly seed: number | undefined;
+  readonly badFraction: number;
+}
+
+/** Writes `count` synthetic tickets as JSON Lines to `out` (standard output), honouring backpressure. */
+export async function generate(
+  settings: GenerateSettings,
+  out: NodeJS.WritableStream = process.stdout,
+): Promise<void> {
+  const total = settings.count ?? 0;
+  const tickets = generateTickets({ seed: settings.seed ?? 1, badFraction: settings.badFraction });
+  const block = 1000;
+  for (let written = 0; written < total; ) {
+    const n = Math.min(block, total - written);
+    let text = '';
+    for (let i = 0; i < n; i++) text += `${tickets.next().value}\n`;
+    written += n;
+    if (!out.write(text)) await once(out, 'drain');
+  }
+}

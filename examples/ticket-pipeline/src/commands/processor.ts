@@ -1,0 +1,81 @@
+import { blobCheckpointStore, createPipeline, type DeadLetterHandler, type Source } from '@ticketflow/core';
+import { deadLetterFile, jsonSink } from '@ticketflow/json-sink';
+import type { Logger } from '../logger';
+import { defaultDeadLetterPath, openOutput } from '../output';
+import { formatTicketBatch, type TicketMetrics, ticketDecoder, ticketMetrics } from '../ticket-metrics';
+
+/** Settings shared by every command that processes tickets. */
+export interface ProcessorSettings {
+  readonly window: number;
+  readonly maxRecords: number | undefined;
+  readonly out: string;
+  readonly checkpoint: string | undefined;
+  readonly deadLetters: string | undefined;
+}
+
+/** What a processor needs besides its settings. */
+export interface ProcessorParts {
+  readonly source: Source<string>;
+  readonly logger: Logger;
+  /** Replaces the default dead-letter file (a Kafka dead-letter topic, for instance). */
+  readonly deadLetters?: DeadLetterHandler<string>;
+}
+
+/**
+ * Runs the ticket processor until its source completes or the process is asked to stop (SIGINT,
+ * SIGTERM): the open batch is then written and committed before it resolves.
+ */
+export async function runProcessor(settings: ProcessorSettings, parts: ProcessorParts): Promise<void> {
+  const { logger, source } = parts;
+  const output = openOutput(settings.out);
+  const checkpoint = settings.checkpoint
+    ? blobCheckpointStore(openOutput(settings.checkpoint).store, { prefix: '' })
+    : blobCheckpointStore(output.store);
+  const deadLetters =
+    parts.deadLetters ??
+    deadLetterFile(settings.deadLetters ?? defaultDeadLetterPath(output, '_dead_letters.jsonl'));
+  const pipeline = createPipeline({
+    source,
+    decode: ticketDecoder(),
+    metrics: ticketMetrics,
+    sink: jsonSink<TicketMetrics>({ store: output.store, format: formatTicketBatch }),
+    checkpoint,
+    deadLetters,
+    window: { span: settings.window, ...(settings.maxRecords ? { maxRecords: settings.maxRecords } : {}) },
+  });
+  pipeline.progress$.subscribe((p) => {
+    logger.info(`[✓] JSON metrics written → ${p.output}`, {
+      batch: p.batchId,
+      tickets: p.records,
+      invalid: p.invalidRecords,
+      inputPerSecond: Math.round(p.inputRecordsPerSecond),
+      processedPerSecond: Math.round(p.processedRecordsPerSecond),
+      durationMs: Math.round(p.durationMs.total),
+      ...(p.replayed ? { replayed: true } : {}),
+    });
+  });
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals += 1;
+    if (signals > 1) {
+      logger.warn(`second ${signal}: exiting without writing the open batch`);
+      process.exit(130);
+    }
+    logger.info(`${signal} received: writing the open batch, then exiting`);
+    pipeline.stop();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  logger.info(`processing ${source.name} → ${output.store.describe('')}`, {
+    windowMs: settings.window,
+    checkpoint: checkpoint.location,
+  });
+  try {
+    const summary = await pipeline.run();
+    logger.info('done', { ...summary });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}

@@ -1,0 +1,302 @@
+/**
+ * Synthetic support tickets for the producer, the embedded pipeline, tests and benchmarks.
+ *
+ * Output is deterministic for a seed (and a fixed `now`). Faker supplies the text: a pool of request
+ * sentences is drawn from a private, seeded Faker instance when the generator starts, and each ticket
+ * picks from it. Everything drawn per ticket (identifiers, times, weights) comes from a small seeded
+ * pseudo-random generator, because Faker's own calls cost microseconds each (`faker.string.uuid()` alone
+ * takes about 2.7 µs), which would cap generation far below the rate the benchmarks need.
+ *
+ * @module
+ */
+import { base, en, Faker } from '@faker-js/faker';
+import type { Priority, RequestType } from './ticket';
+
+/** Options of {@link generateTickets}. */
+export interface GenerateOptions {
+  /** Seed of the output; the same seed (and `now`) gives the same tickets. Default 1. */
+  readonly seed?: number;
+  /**
+   * Fraction of records, from 0 to 1, that are deliberately invalid (not JSON, not an object, a missing
+   * field, an unknown enumeration value, an impossible or offset-less date, a client_id of 0, ...).
+   * Default 0.
+   */
+  readonly badFraction?: number;
+  /** The clock `created_at` values are relative to, in epoch milliseconds; read once per ticket. */
+  readonly now?: () => number;
+  /** How far back from `now()` a ticket's `created_at` may lie, in milliseconds. Default 48 hours. */
+  readonly createdAtSpreadMs?: number;
+  /** How many distinct request sentences to draw from Faker up front. Default 256. */
+  readonly sentencePoolSize?: number;
+}
+
+const DEFAULT_SPREAD_MS = 48 * 3_600_000;
+
+/**
+ * Yields tickets forever, one JSON text (a Kafka message value or a JSON Lines line, without the newline)
+ * per step; the caller decides how many to take.
+ *
+ * Valid tickets have a UUID `ticket_id`, a `client_id` that is mostly an integer from 1 to 100000 and
+ * sometimes a string like `C-12345`, a `created_at` within `createdAtSpreadMs` before `now()` written with
+ * assorted offsets (`Z`, `+02:00`, `-05:30`, ...) and precisions, a sentence as `request` (some with
+ * non-ASCII text), and `request_type` and `priority` drawn with realistic weights, a few of them in odd
+ * but valid spellings (`' High'`, `'BILLING'`).
+ *
+ * @throws RangeError when `badFraction` is outside 0..1, `createdAtSpreadMs` is negative or
+ *   `sentencePoolSize` is below 1.
+ *
+ * @example
+ * ```ts
+ * let count = 0;
+ * for (const line of generateTickets({ seed: 7 })) {
+ *   if (count++ === 1000) break;
+ *   process.stdout.write(`${line}\n`);
+ * }
+ * ```
+ */
+export function* generateTickets(options: GenerateOptions = {}): Generator<string, never, undefined> {
+  const seed = options.seed ?? 1;
+  const badFraction = options.badFraction ?? 0;
+  const now = options.now ?? Date.now;
+  const spreadMs = options.createdAtSpreadMs ?? DEFAULT_SPREAD_MS;
+  const poolSize = options.sentencePoolSize ?? 256;
+  if (!(badFraction >= 0 && badFraction <= 1))
+    throw new RangeError(`badFraction must be within 0..1, got ${badFraction}`);
+  if (!(spreadMs >= 0)) throw new RangeError(`createdAtSpreadMs must be >= 0, got ${spreadMs}`);
+  if (!(Number.isInteger(poolSize) && poolSize >= 1)) {
+    throw new RangeError(`sentencePoolSize must be an integer >= 1, got ${poolSize}`);
+  }
+
+  const faker = new Faker({ locale: [en, base] });
+  faker.seed(seed);
+  const sentences = sentencePool(faker, poolSize);
+  const random = createRandom(faker.number.int({ min: 0, max: 0xffffffff }));
+
+  for (;;) {
+    const ticket = validTicket(random, sentences, now(), spreadMs);
+    yield badFraction > 0 && random.next() < badFraction ? spoil(ticket, random) : JSON.stringify(ticket);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Random numbers
+
+/** A seeded pseudo-random source (sfc32): fast, and the same sequence for the same seed. */
+interface Random {
+  /** A float in [0, 1). */
+  next(): number;
+  /** An unsigned 32-bit integer. */
+  uint32(): number;
+  /** An integer in [0, bound). */
+  below(bound: number): number;
+}
+
+function createRandom(seed: number): Random {
+  let a = 0x9e3779b9;
+  let b = 0x243f6a88;
+  let c = 0xb7e15162;
+  let d = seed >>> 0;
+  const uint32 = (): number => {
+    const t = (((a + b) | 0) + d) | 0;
+    d = (d + 1) | 0;
+    a = b ^ (b >>> 9);
+    b = (c + (c << 3)) | 0;
+    c = (c << 21) | (c >>> 11);
+    c = (c + t) | 0;
+    return t >>> 0;
+  };
+  for (let i = 0; i < 16; i++) uint32();
+  return {
+    uint32,
+    next: () => uint32() / 4_294_967_296,
+    below: (bound) => Math.floor((uint32() / 4_294_967_296) * bound),
+  };
+}
+
+/** Picks from `values` with the given cumulative weights (the last one is the total). */
+function weighted<T>(random: Random, values: readonly T[], cumulative: readonly number[]): T {
+  const total = cumulative[cumulative.length - 1] ?? 0;
+  const target = random.next() * total;
+  for (let i = 0; i < values.length; i++) {
+    if (target < (cumulative[i] ?? 0)) return values[i] as T;
+  }
+  return values[values.length - 1] as T;
+}
+
+function cumulate(weights: readonly number[]): number[] {
+  let sum = 0;
+  return weights.map((w) => (sum += w));
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Valid tickets
+
+const TYPES: readonly RequestType[] = [
+  'technical',
+  'billing',
+  'account',
+  'security',
+  'feature_request',
+  'other',
+];
+const TYPE_WEIGHTS = cumulate([35, 20, 15, 7, 10, 13]);
+const PRIORITY_VALUES: readonly Priority[] = ['low', 'medium', 'high', 'critical'];
+const PRIORITY_WEIGHTS = cumulate([30, 40, 22, 8]);
+
+/** Valid but unusual spellings, used for about 3 % of the enumeration values. */
+const ODD_TYPES: readonly string[] = [
+  'BILLING',
+  ' Technical',
+  'Feature_Request',
+  'security ',
+  'Account',
+  ' OTHER ',
+];
+const ODD_PRIORITIES: readonly string[] = [' High', 'LOW', 'Medium ', ' CRITICAL ', 'high', 'Critical'];
+
+/** Offsets in minutes east of UTC; 0 is written as `Z`. Weighted towards UTC. */
+const OFFSETS: readonly number[] = [0, 0, 0, 0, 60, 120, -300, -240, 330, -330, 540, 345, -180, 600, -600, 0];
+
+/** Non-ASCII requests mixed into the sentence pool. */
+const UNICODE_REQUESTS: readonly string[] = [
+  'No puedo iniciar sesión desde el móvil 📱',
+  'Die Rechnung für März ist doppelt – bitte prüfen',
+  'ログインできません。パスワードをリセットしてください',
+  'Оплата не прошла, деньги списаны',
+  'Le paiement a échoué avec le code « E42 »',
+  '客户端在导出报表时崩溃 💥',
+  'Two-factor codes arrive late ⏱️ — sometimes after they expire',
+  '',
+];
+
+function sentencePool(faker: Faker, size: number): string[] {
+  const pool: string[] = [];
+  for (let i = 0; i < size; i++) {
+    const roll = i % 10;
+    if (roll === 9) pool.push(faker.helpers.arrayElement(UNICODE_REQUESTS));
+    else if (roll % 3 === 0) pool.push(faker.hacker.phrase());
+    else if (roll % 3 === 1) pool.push(`${faker.company.catchPhrase()} is not working as expected.`);
+    else pool.push(faker.lorem.sentence({ min: 4, max: 14 }));
+  }
+  return pool;
+}
+
+interface RawTicket {
+  ticket_id: string;
+  client_id: string | number;
+  created_at: string;
+  request: string;
+  request_type: string;
+  priority: string;
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** A version 4 UUID from the seeded source. */
+function uuid(random: Random): string {
+  const a = random.uint32();
+  const b = random.uint32();
+  const c = random.uint32();
+  const d = random.uint32();
+  return (
+    `${HEX[a >>> 24]}${HEX[(a >>> 16) & 0xff]}${HEX[(a >>> 8) & 0xff]}${HEX[a & 0xff]}-` +
+    `${HEX[b >>> 24]}${HEX[(b >>> 16) & 0xff]}-4${HEX[(b >>> 8) & 0xff]!.slice(1)}${HEX[b & 0xff]}-` +
+    `${HEX[((c >>> 24) & 0x3f) | 0x80]}${HEX[(c >>> 16) & 0xff]}-` +
+    `${HEX[(c >>> 8) & 0xff]}${HEX[c & 0xff]}${HEX[d >>> 24]}${HEX[(d >>> 16) & 0xff]}` +
+    `${HEX[(d >>> 8) & 0xff]}${HEX[d & 0xff]}`
+  );
+}
+
+function validTicket(
+  random: Random,
+  sentences: readonly string[],
+  nowMs: number,
+  spreadMs: number,
+): RawTicket {
+  const clientRoll = random.next();
+  const client_id: string | number =
+    clientRoll < 0.85 ? 1 + random.below(100_000) : `C-${String(random.below(100_000)).padStart(5, '0')}`;
+  const request_type =
+    random.next() < 0.03 ? ODD_TYPES[random.below(ODD_TYPES.length)]! : weighted(random, TYPES, TYPE_WEIGHTS);
+  const priority =
+    random.next() < 0.03
+      ? ODD_PRIORITIES[random.below(ODD_PRIORITIES.length)]!
+      : weighted(random, PRIORITY_VALUES, PRIORITY_WEIGHTS);
+  return {
+    ticket_id: uuid(random),
+    client_id,
+    created_at: formatCreatedAt(Math.floor(nowMs - random.next() * spreadMs), random),
+    request: sentences[random.below(sentences.length)]!,
+    request_type,
+    priority,
+  };
+}
+
+/**
+ * An RFC 3339 text for the instant, with a random offset and precision (seconds, milliseconds or
+ * microseconds); about 1 % use the lowercase `t` and `z` that RFC 3339 also allows.
+ */
+function formatCreatedAt(utcMs: number, random: Random): string {
+  const offset = OFFSETS[random.below(OFFSETS.length)]!;
+  const local = new Date(utcMs + offset * 60_000).toISOString(); // YYYY-MM-DDTHH:MM:SS.mmmZ
+  const precision = random.below(4);
+  let text =
+    precision === 0
+      ? local.slice(0, 19)
+      : precision === 3
+        ? `${local.slice(0, 23)}${String(random.below(1000)).padStart(3, '0')}`
+        : local.slice(0, 23);
+  const lowercase = random.next() < 0.01;
+  if (lowercase) text = `${text.slice(0, 10)}t${text.slice(11)}`;
+  if (offset === 0) return `${text}${lowercase ? 'z' : 'Z'}`;
+  const abs = Math.abs(offset);
+  const hours = String(Math.floor(abs / 60)).padStart(2, '0');
+  return `${text}${offset < 0 ? '-' : '+'}${hours}:${String(abs % 60).padStart(2, '0')}`;
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Invalid records
+
+/** Ways to spoil a record; every one of them must be rejected by the validator. */
+const SPOILERS: readonly ((ticket: RawTicket, random: Random) => string)[] = [
+  // Not JSON: a cut-off record, and plain text.
+  (t) => JSON.stringify(t).slice(0, 40),
+  () => 'ticket service heartbeat',
+  // Not an object.
+  (t) => JSON.stringify([t]),
+  () => 'null',
+  () => '42',
+  // A missing field.
+  (t, r) => {
+    const copy: Partial<RawTicket> = { ...t };
+    const field = FIELDS[r.below(FIELDS.length)]!;
+    delete copy[field];
+    return JSON.stringify(copy);
+  },
+  // Unknown enumeration values.
+  (t) => JSON.stringify({ ...t, priority: 'urgent' }),
+  (t) => JSON.stringify({ ...t, request_type: 'sales' }),
+  // Impossible or incomplete dates.
+  (t) => JSON.stringify({ ...t, created_at: '2026-02-30T10:00:00Z' }),
+  (t) => JSON.stringify({ ...t, created_at: t.created_at.slice(0, 19) }),
+  (t) => JSON.stringify({ ...t, created_at: t.created_at.slice(0, 10) }),
+  (t) => JSON.stringify({ ...t, created_at: `${t.created_at.slice(0, 11)}24${t.created_at.slice(13)}` }),
+  // Wrong types and values.
+  (t) => JSON.stringify({ ...t, client_id: 0 }),
+  (t) => JSON.stringify({ ...t, client_id: 12.5 }),
+  (t) => JSON.stringify({ ...t, ticket_id: '' }),
+  (t) => JSON.stringify({ ...t, request: null }),
+];
+
+const FIELDS: readonly (keyof RawTicket)[] = [
+  'ticket_id',
+  'client_id',
+  'created_at',
+  'request',
+  'request_type',
+  'priority',
+];
+
+function spoil(ticket: RawTicket, random: Random): string {
+  return SPOILERS[random.below(SPOILERS.length)]!(ticket, random);
+}

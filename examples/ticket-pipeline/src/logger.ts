@@ -1,0 +1,103 @@
+import { pino } from 'pino';
+
+/** Log levels, from the most to the least verbose. */
+export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
+/** One of {@link LOG_LEVELS}. */
+export type LogLevel = (typeof LOG_LEVELS)[number];
+/** Log formats: readable lines, or one JSON object per line. */
+export const LOG_FORMATS = ['text', 'json'] as const;
+/** One of {@link LOG_FORMATS}. */
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** Structured fields of a log line. */
+export type LogFields = Record<string, unknown>;
+
+/** The pipeline's logger. Every message and field passes through the secret scrubber. */
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  /** True when `level` would be written. */
+  enabled(level: LogLevel): boolean;
+}
+
+/** Options of {@link createLogger}. */
+export interface LoggerOptions {
+  /** The least severe level written. Default `'info'`. */
+  readonly level?: LogLevel;
+  /** `'text'` (default) or `'json'`. */
+  readonly format?: LogFormat;
+  /** Values that must never be written (passwords, keys): replaced by `[REDACTED]` wherever they occur. */
+  readonly secrets?: readonly string[];
+  /** Where lines go. Default: standard error. */
+  readonly write?: (line: string) => void;
+}
+
+const RANK: Record<LogLevel, number> = { debug: 20, info: 30, warn: 40, error: 50, silent: 100 };
+const SECRET_KEYS = /pass(word)?|secret|token|credential|sasl\.password|authorization/i;
+const REDACTED = '[REDACTED]';
+
+/** Builds a function that removes every secret from a string. */
+export function secretScrubber(secrets: readonly string[]): (text: string) => string {
+  const present = secrets.filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
+  if (present.length === 0) return (text) => text;
+  return (text) => {
+    let out = text;
+    for (const secret of present) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    return out;
+  };
+}
+
+function scrubFields(fields: LogFields, scrub: (text: string) => string): LogFields {
+  const out: LogFields = {};
+  for (const [key, value] of Object.entries(fields)) {
+    if (SECRET_KEYS.test(key)) out[key] = REDACTED;
+    else if (typeof value === 'string') out[key] = scrub(value);
+    else if (value instanceof Error) out[key] = scrub(value.message);
+    else if (value !== null && typeof value === 'object' && !Array.isArray(value))
+      out[key] = scrubFields(value as LogFields, scrub);
+    else out[key] = value;
+  }
+  return out;
+}
+
+function formatValue(value: unknown): string {
+  if (typeof value === 'string') return /[\s="]/.test(value) ? JSON.stringify(value) : value;
+  return JSON.stringify(value);
+}
+
+/**
+ * Creates the logger: readable lines by default (`2026-01-01T10:00:00.000Z INFO message key=value`),
+ * JSON lines through pino with `format: 'json'`. Secrets are removed in both.
+ */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const level = options.level ?? 'info';
+  const scrub = secretScrubber(options.secrets ?? []);
+  const write = options.write ?? ((line: string) => process.stderr.write(line));
+  const threshold = RANK[level];
+  const enabled = (l: LogLevel) => RANK[l] >= threshold && l !== 'silent';
+
+  if (options.format === 'json') {
+    const json = pino(
+      { level, base: { name: 'ticketflow' }, timestamp: pino.stdTimeFunctions.isoTime },
+      { write: (line: string) => write(line) },
+    );
+    const emit = (l: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: LogFields) => {
+      if (!enabled(l)) return;
+      json[l](fields ? scrubFields(fields, scrub) : {}, scrub(message));
+    };
+    return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error'), enabled };
+  }
+
+  const emit = (l: 'debug' | 'info' | 'warn' | 'error') => (message: string, fields?: LogFields) => {
+    if (!enabled(l)) return;
+    let line = `${new Date().toISOString()} ${l.toUpperCase().padEnd(5)} ${scrub(message)}`;
+    if (fields) {
+      for (const [key, value] of Object.entries(scrubFields(fields, scrub)))
+        line += ` ${key}=${formatValue(value)}`;
+    }
+    write(`${line}\n`);
+  };
+  return { debug: emit('debug'), info: emit('info'), warn: emit('warn'), error: emit('error'), enabled };
+}

@@ -1,0 +1,169 @@
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isRejection } from '@ticketflow/core';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { enrichTicket } from '../src/domain/enrich';
+import { parseTicket } from '../src/domain/validate';
+import { readBatches, runCli } from './cli-helpers';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ticketflow-cli-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Totals computed with plain loops over the input file, independent of the engine. */
+function expectedTotals(lines: readonly string[]) {
+  const byType: Record<string, number> = {};
+  const byTeam: Record<string, number> = {};
+  const byHour: Record<number, number> = {};
+  let valid = 0;
+  let invalid = 0;
+  let slaSum = 0;
+  for (const [i, line] of lines.entries()) {
+    const ticket = parseTicket(line, { lane: 'input', offset: i });
+    if (isRejection(ticket)) {
+      invalid += 1;
+      continue;
+    }
+    const t = enrichTicket(ticket);
+    valid += 1;
+    slaSum += t.sla_hours;
+    byType[t.request_type] = (byType[t.request_type] ?? 0) + 1;
+    byTeam[t.support_team] = (byTeam[t.support_team] ?? 0) + 1;
+    byHour[t.event_hour] = (byHour[t.event_hour] ?? 0) + 1;
+  }
+  return { valid, invalid, slaSum, byType, byTeam, byHour };
+}
+
+function sumRows(batches: Array<Record<string, unknown>>, field: string, key: string, value: string) {
+  const out: Record<string, number> = {};
+  for (const b of batches) {
+    for (const row of b[field] as Array<Record<string, string | number>>) {
+      out[row[key] as string] = (out[row[key] as string] ?? 0) + (row[value] as number);
+    }
+  }
+  return out;
+}
+
+describe('ticket-pipeline CLI', () => {
+  it('replays a generated file end to end with every total checked', async () => {
+    const generated = await runCli(['generate', '--count', '3000', '--seed', '7', '--bad-fraction', '0.1']);
+    expect(generated.code).toBe(0);
+    const lines = generated.stdout.trimEnd().split('\n');
+    expect(lines).toHaveLength(3000);
+    const input = join(dir, 'tickets.jsonl');
+    await writeFile(input, generated.stdout);
+    const out = join(dir, 'metrics');
+
+    const result = await runCli(['process', '--input', input, '--out', out, '--max-records', '700']);
+    expect(result.stderr).toContain('[✓] JSON metrics written →');
+    expect(result.code).toBe(0);
+
+    const batches = await readBatches(out);
+    const expected = expectedTotals(lines);
+    expect(batches.map((b) => b.batch_id)).toEqual([0, 1, 2, 3, 4]);
+    expect(batches.reduce((s, b) => s + (b.total_tickets as number), 0)).toBe(expected.valid);
+    expect(batches.reduce((s, b) => s + (b.invalid_tickets as number), 0)).toBe(expected.invalid);
+    expect(expected.invalid).toBeGreaterThan(150);
+    expect(sumRows(batches, 'by_type', 'request_type', 'count_by_request_type')).toEqual(expected.byType);
+    expect(sumRows(batches, 'by_team', 'support_team', 'count_by_support_team')).toEqual(expected.byTeam);
+    expect(sumRows(batches, 'tickets_per_hour', 'hour', 'tickets_per_hour')).toEqual(
+      Object.fromEntries(Object.entries(expected.byHour).map(([h, n]) => [h, n])),
+    );
+    const slaTotal = batches.reduce((s, b) => s + (b.sla_mean as number) * (b.total_tickets as number), 0);
+    expect(slaTotal).toBeCloseTo(expected.slaSum, 6);
+    for (const b of batches) {
+      expect([1, 4, 24, 72]).toContain(b.sla_median);
+      expect(Object.keys(b)).toEqual([
+        'batch_id',
+        'window_start',
+        'window_end',
+        'total_tickets',
+        'invalid_tickets',
+        'tickets_per_hour',
+        'tickets_per_day',
+        'by_type',
+        'by_priority',
+        'by_team',
+        'sla_mean',
+        'sla_median',
+        'priority_score_mean',
+        'sla_p90',
+        'sla_p99',
+        'sla_mean_by_team',
+      ]);
+    }
+
+    const letters = (await readFile(join(out, '_dead_letters.jsonl'), 'utf8')).trimEnd().split('\n');
+    expect(letters).toHaveLength(expected.invalid);
+    const first = JSON.parse(letters[0] as string);
+    expect(first).toMatchObject({ lane: 'input' });
+    expect(typeof first.reason).toBe('string');
+    expect(lines[first.offset]).toBe(first.value);
+  });
+
+  it('resumes from its checkpoint: a second replay of the same file adds no batch', async () => {
+    const generated = await runCli(['generate', '--count', '500', '--seed', '3']);
+    const input = join(dir, 'tickets.jsonl');
+    await writeFile(input, generated.stdout);
+    const out = join(dir, 'metrics');
+    expect((await runCli(['process', '--input', input, '--out', out])).code).toBe(0);
+    await writeFile(
+      input,
+      generated.stdout + (await runCli(['generate', '--count', '20', '--seed', '4'])).stdout,
+    );
+    expect((await runCli(['process', '--input', input, '--out', out])).code).toBe(0);
+    const batches = await readBatches(out);
+    expect(batches.map((b) => [b.batch_id, b.total_tickets])).toEqual([
+      [0, 500],
+      [1, 20],
+    ]);
+    expect(await readdir(join(out, '_checkpoint'))).toEqual(['commits', 'offsets']);
+  });
+
+  it('reads JSON Lines from standard input with --input -', async () => {
+    const generated = await runCli(['generate', '--count', '50', '--seed', '9']);
+    const out = join(dir, 'metrics');
+    const result = await runCli(['process', '--input', '-', '--out', out], { input: generated.stdout });
+    expect(result.code).toBe(0);
+    expect((await readBatches(out)).map((b) => b.total_tickets)).toEqual([50]);
+  });
+
+  it('gives a one-line error and exit code 2 for a bad flag value', async () => {
+    const result = await runCli(['run', '--window', 'soon']);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'ticket-pipeline: --window must be a duration such as 500ms, 30s, 5m or 1h, got "soon"',
+    ]);
+  });
+
+  it('gives a one-line error for an unknown flag and for an unknown command', async () => {
+    const unknownFlag = await runCli(['generate', '--count', '1', '--colour', 'red']);
+    expect(unknownFlag.code).toBe(2);
+    expect(unknownFlag.stderr.trim().split('\n')).toHaveLength(1);
+    expect(unknownFlag.stderr).toMatch(/Unknown option '--colour'/);
+    const unknownCommand = await runCli(['transmogrify']);
+    expect(unknownCommand.code).toBe(2);
+    expect(unknownCommand.stderr.trim()).toBe('ticket-pipeline: unknown command "transmogrify" (see --help)');
+  });
+
+  it('reads settings from the environment and names the variable when one is bad', async () => {
+    const result = await runCli(['run'], { env: { TICKETFLOW_RATE: '-5' } });
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim()).toBe(
+      'ticket-pipeline: TICKETFLOW_RATE must be a positive number per second, got "-5"',
+    );
+  });
+
+  it('fails with a one-line error and exit code 1 when the input file is missing', async () => {
+    const result = await runCli(['process', '--input', join(dir, 'nope.jsonl'), '--out', join(dir, 'o')]);
+    expect(result.code).toBe(1);
+    const errors = result.stderr.split('\n').filter((line) => line.startsWith('ticket-pipeline:'));
+    expect(errors).toEqual([`ticket-pipeline: input file not found: ${join(dir, 'nope.jsonl')}`]);
+    expect(result.stderr).not.toMatch(/^\s+at /m);
+  });
+});

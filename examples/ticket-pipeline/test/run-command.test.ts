@@ -1,0 +1,40 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { readBatches, startCli } from './cli-helpers';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ticketflow-run-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function waitFor(check: () => boolean, what: string, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('ticket-pipeline run (embedded)', () => {
+  it('writes a batch per window and, on SIGTERM, writes the open batch and exits 0', async () => {
+    const out = join(dir, 'metrics');
+    const run = startCli(['run', '--window', '1s', '--rate', '500', '--out', out, '--seed', '5']);
+    await waitFor(() => run.output().stderr.includes('batch_00001.json'), 'two batches');
+    run.child.kill('SIGTERM');
+    const result = await run.done;
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('SIGTERM received');
+    const batches = await readBatches(out);
+    expect(batches.length).toBeGreaterThanOrEqual(3);
+    expect(batches.map((b) => b.batch_id)).toEqual(batches.map((_, i) => i));
+    for (const b of batches) expect(b.total_tickets).toBeGreaterThan(0);
+    // The last batch is the one SIGTERM closed early: its window is shorter than a full one.
+    const last = batches.at(-1) as { window_start: string; window_end: string };
+    expect(Date.parse(last.window_end) - Date.parse(last.window_start)).toBeLessThanOrEqual(1_000);
+  });
+});

@@ -1,0 +1,58 @@
+import type { Aggregator, AnyAggregator } from '../aggregator';
+
+type UnionToIntersection<U> = (U extends unknown ? (arg: U) => void : never) extends (arg: infer I) => void
+  ? I
+  : never;
+
+// biome-ignore lint/suspicious/noExplicitAny: pattern matching on any accumulator
+type InputOfAny<A> = A extends Aggregator<infer In, any, any> ? In : never;
+// biome-ignore lint/suspicious/noExplicitAny: pattern matching on any accumulator
+type ResultOfAny<A> = A extends Aggregator<any, any, infer Out> ? Out : never;
+
+/** The record type a metrics spec accepts: every member's input at once. */
+export type MetricsInput<S extends Record<string, AnyAggregator>> = UnionToIntersection<
+  { [K in keyof S]: InputOfAny<S[K]> }[keyof S]
+>;
+
+/** The result of a metrics spec: one field per named aggregator, each with its own result type. */
+export type MetricsResult<S extends Record<string, AnyAggregator>> = {
+  -readonly [K in keyof S]: ResultOfAny<S[K]>;
+};
+
+/**
+ * Composes named aggregators into one. Each input is folded into every member; the result is an object
+ * with the members' results under their names, in the spec's order, and its type is inferred.
+ *
+ * @example
+ * ```ts
+ * const spec = metrics({
+ *   total_tickets: count(),
+ *   by_priority: countBy((t: Ticket) => t.priority),
+ *   sla_median: median((t: Ticket) => t.sla_hours),
+ * });
+ * // Aggregator<Ticket, unknown[], { total_tickets: number; by_priority: KeyCount<string>[]; sla_median: number | null }>
+ * ```
+ */
+export function metrics<const S extends Record<string, AnyAggregator>>(
+  spec: S,
+): Aggregator<MetricsInput<S>, unknown[], MetricsResult<S>> {
+  const names = Object.keys(spec);
+  const members = names.map((name) => spec[name] as AnyAggregator);
+  const size = members.length;
+  return {
+    init: () => members.map((member) => member.init()),
+    add: (acc, input) => {
+      for (let i = 0; i < size; i++) acc[i] = (members[i] as AnyAggregator).add(acc[i], input);
+      return acc;
+    },
+    merge: (a, b) => {
+      for (let i = 0; i < size; i++) a[i] = (members[i] as AnyAggregator).merge(a[i], b[i]);
+      return a;
+    },
+    result: (acc) => {
+      const out: Record<string, unknown> = {};
+      for (let i = 0; i < size; i++) out[names[i] as string] = (members[i] as AnyAggregator).result(acc[i]);
+      return out as MetricsResult<S>;
+    },
+  };
+}

@@ -1,0 +1,130 @@
+import type { BlobStore } from './blob-store';
+import { TicketflowError } from './errors';
+import type { InputRange, Positions } from './source';
+
+/** What the checkpoint records about a batch before its output is written (its "offsets log" entry). */
+export interface BatchPlan {
+  /** The batch id. */
+  readonly batchId: number;
+  /** When the batch's window opened, in ms since the epoch. */
+  readonly windowStart: number;
+  /** When it closed, in ms since the epoch. */
+  readonly windowEnd: number;
+  /** The input the batch covers: a replay reads exactly this again. */
+  readonly range: InputRange;
+  /** For every lane, the next offset to read once this batch is committed. */
+  readonly positions: Positions;
+}
+
+/** What a pipeline resumes from. */
+export interface CheckpointState {
+  /** The id the next new batch gets. */
+  readonly nextBatchId: number;
+  /** For every lane, the next offset to read. */
+  readonly positions: Positions;
+  /** A batch whose range was recorded but whose commit was not: it is replayed first. */
+  readonly pending?: BatchPlan;
+}
+
+/**
+ * Durable progress of a pipeline: the next batch id and each batch's input range. The engine calls
+ * `begin` before it writes a batch and `commit` once the batch is written, so that after a crash it
+ * replays an uncommitted batch over exactly the same records.
+ */
+export interface CheckpointStore {
+  /** Reads the state to resume from; an empty store starts at batch 0. */
+  load(): Promise<CheckpointState>;
+  /** Durably records a batch's plan before its output is written. */
+  begin(plan: BatchPlan): Promise<void>;
+  /** Durably records that a batch's output is written. */
+  commit(plan: BatchPlan): Promise<void>;
+  /** Where the checkpoint lives, for logs. */
+  readonly location: string;
+}
+
+/** Options of {@link blobCheckpointStore}. */
+export interface BlobCheckpointOptions {
+  /** Key prefix of the checkpoint inside the store. Default `'_checkpoint/'`. */
+  readonly prefix?: string;
+  /** How many batches of history to keep; older entries are deleted. Default 100. */
+  readonly retain?: number;
+}
+
+const OFFSETS = 'offsets/';
+const COMMITS = 'commits/';
+
+function idsUnder(keys: readonly string[], prefix: string): number[] {
+  const ids: number[] = [];
+  for (const key of keys) {
+    const match = /^(\d+)\.json$/.exec(key.slice(prefix.length));
+    if (match) ids.push(Number(match[1]));
+  }
+  return ids.sort((a, b) => a - b);
+}
+
+function parsePlan(bytes: Uint8Array, where: string): BatchPlan {
+  try {
+    const plan = JSON.parse(Buffer.from(bytes).toString('utf8')) as BatchPlan;
+    if (
+      typeof plan.batchId !== 'number' ||
+      typeof plan.range !== 'object' ||
+      typeof plan.positions !== 'object'
+    ) {
+      throw new Error('missing fields');
+    }
+    return plan;
+  } catch (error) {
+    throw new TicketflowError('CHECKPOINT_FAILED', `checkpoint entry ${where} is unreadable`, {
+      cause: error,
+    });
+  }
+}
+
+/**
+ * A {@link CheckpointStore} kept as small JSON objects in a {@link BlobStore}: `offsets/N.json` holds
+ * batch N's plan, `commits/N.json` marks it written (the layout of a structured-streaming checkpoint).
+ *
+ * @example
+ * ```ts
+ * const checkpoint = blobCheckpointStore(localBlobStore('./ticket_metrics_json'));
+ * ```
+ */
+export function blobCheckpointStore(store: BlobStore, options: BlobCheckpointOptions = {}): CheckpointStore {
+  const prefix = options.prefix ?? '_checkpoint/';
+  const retain = options.retain ?? 100;
+  const offsetsKey = (id: number) => `${prefix}${OFFSETS}${id}.json`;
+  const commitsKey = (id: number) => `${prefix}${COMMITS}${id}.json`;
+  return {
+    location: store.describe(prefix),
+    async load() {
+      const ids = idsUnder(await store.list(prefix + OFFSETS), prefix + OFFSETS);
+      const last = ids.at(-1);
+      if (last === undefined) return { nextBatchId: 0, positions: {} };
+      const bytes = await store.get(offsetsKey(last));
+      if (bytes === undefined)
+        throw new TicketflowError('CHECKPOINT_FAILED', `checkpoint entry ${last} vanished`);
+      const plan = parsePlan(bytes, store.describe(offsetsKey(last)));
+      const committed = (await store.get(commitsKey(last))) !== undefined;
+      if (committed) return { nextBatchId: last + 1, positions: plan.positions };
+      const previous = ids.at(-2);
+      let positions: Positions = {};
+      if (previous !== undefined) {
+        const before = await store.get(offsetsKey(previous));
+        if (before !== undefined)
+          positions = parsePlan(before, store.describe(offsetsKey(previous))).positions;
+      }
+      return { nextBatchId: last, positions, pending: plan };
+    },
+    async begin(plan) {
+      await store.put(offsetsKey(plan.batchId), JSON.stringify(plan));
+    },
+    async commit(plan) {
+      await store.put(commitsKey(plan.batchId), JSON.stringify({ batchId: plan.batchId }));
+      const expired = plan.batchId - retain;
+      if (expired >= 0) {
+        await store.delete(commitsKey(expired));
+        await store.delete(offsetsKey(expired));
+      }
+    },
+  };
+}

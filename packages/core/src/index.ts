@@ -1,0 +1,46 @@
+export {
+  type AccumulatorOf,
+  type Aggregator,
+  type AnyAggregator,
+  fold,
+  type InputOf,
+  mapResult,
+  type ResultOf,
+} from './aggregator';
+export { count } from './aggregators/count';
+export { countBy, type KeyCount } from './aggregators/count-by';
+export { max, min } from './aggregators/extremes';
+export { groupBy, type KeyValue } from './aggregators/group-by';
+export { type MeanState, mean } from './aggregators/mean';
+export { type MetricsInput, type MetricsResult, metrics } from './aggregators/metrics';
+export { median, type QuantileOptions, quantile, quantiles } from './aggregators/quantiles';
+export { sum } from './aggregators/sum';
+export type { Batch, Sink } from './batch';
+export type { BlobStore } from './blob-store';
+export {
+  type BatchPlan,
+  type BlobCheckpointOptions,
+  blobCheckpointStore,
+  type CheckpointState,
+  type CheckpointStore,
+} from './checkpoint';
+export { type DeadLetter, type DeadLetterHandler, discardDeadLetters } from './dead-letter';
+export { type Duration, toMilliseconds } from './duration';
+export {
+  ERROR_CODES,
+  type ErrorCode,
+  firstLine,
+  InvalidOptionError,
+  TicketflowError,
+  type TicketflowErrorOptions,
+  toTicketflowError,
+} from './errors';
+export { type LineSourceOptions, lineSource } from './line-source';
+export { localBlobStore } from './local-blob-store';
+export { memoryCheckpointStore } from './memory-checkpoint-store';
+export { type MicroBatchOptions, microBatch, type ReplayWindow, type WindowBatch } from './micro-batch';
+export { createPipeline, type Pipeline, type PipelineOptions, type WindowOptions } from './pipeline';
+export type { BatchDurations, BatchProgress, RunSummary } from './progress';
+export { isRejection, type RecordContext, Rejection, reject, type Step } from './rejection';
+export type { InputRange, OffsetRange, Positions, RecordChunk, Source, SourceContext } from './source';
+export { composeSteps } from './steps';

@@ -1,0 +1,288 @@
+import {
+  BehaviorSubject,
+  concatMap,
+  defer,
+  distinctUntilChanged,
+  type Observable,
+  type SchedulerLike,
+  Subject,
+  tap,
+} from 'rxjs';
+import type { Aggregator } from './aggregator';
+import type { Batch, Sink } from './batch';
+import type { BatchPlan, CheckpointStore } from './checkpoint';
+import { type DeadLetterHandler, discardDeadLetters } from './dead-letter';
+import type { Duration } from './duration';
+import { InvalidOptionError, TicketflowError, toTicketflowError } from './errors';
+import { memoryCheckpointStore } from './memory-checkpoint-store';
+import { microBatch, type WindowBatch } from './micro-batch';
+import type { BatchProgress, RunSummary } from './progress';
+import type { Step } from './rejection';
+import type { Positions, Source, SourceContext } from './source';
+
+/** Window settings of a pipeline. */
+export interface WindowOptions {
+  /** Processing-time span of a micro-batch. Default `'30s'`. */
+  readonly span?: Duration;
+  /** Closes a batch early once it holds this many records. Default: no limit. */
+  readonly maxRecords?: number;
+}
+
+/** Options of {@link createPipeline}. */
+export interface PipelineOptions<R, T, Acc, M> {
+  /** Where records come from. */
+  readonly source: Source<R>;
+  /** Parses, validates and enriches a raw record; a rejection sends it to `deadLetters`. Default: identity. */
+  readonly decode?: Step<R, T>;
+  /** The metrics folded over each batch, usually built with `metrics({...})`. */
+  readonly metrics: Aggregator<T, Acc, M>;
+  /** Where finished batches go. */
+  readonly sink: Sink<M>;
+  /** Durable progress; without one, batch ids restart at 0 on each run. Default: in memory. */
+  readonly checkpoint?: CheckpointStore;
+  /** Where invalid records go. Default: discarded (still counted). */
+  readonly deadLetters?: DeadLetterHandler<R>;
+  /** Window settings. Default: 30 s, no record limit. */
+  readonly window?: WindowOptions;
+  /** Decides window times; pass a virtual-time scheduler in tests. Default: RxJS `asyncScheduler`. */
+  readonly scheduler?: SchedulerLike;
+  /** Batches that may wait for the sink before the source is asked to pause. Default 2. */
+  readonly maxPendingBatches?: number;
+}
+
+/** A pipeline ready to run. */
+export interface Pipeline {
+  /** One event per committed batch. Completes when the run ends. */
+  readonly progress$: Observable<BatchProgress>;
+  /**
+   * Reads the source until it completes or {@link Pipeline.stop} is called, committing each batch in
+   * order; resolves with the run's totals once the last batch is committed. Rejects with a
+   * {@link TicketflowError} when the source, sink or checkpoint fails: batches not yet committed are
+   * then replayed by the next run.
+   */
+  run(): Promise<RunSummary>;
+  /** Asks the source to stop; the open window is then written and committed, and `run` resolves. */
+  stop(): void;
+}
+
+/**
+ * Assembles a micro-batch pipeline: source → decode → window and fold → sink → checkpoint → acknowledge.
+ *
+ * Each batch's input range is recorded in the checkpoint before its output is written, the output is
+ * written and made durable, the checkpoint marks it committed, and only then is the source
+ * acknowledged. After a crash the next run rebuilds an uncommitted batch over the same records, with the
+ * same id and window, so the sink rewrites the same output: no record is lost or counted twice.
+ *
+ * @example
+ * ```ts
+ * const pipeline = createPipeline({
+ *   source: memorySource([['{"n":1}', '{"n":2}']]),
+ *   decode: (line) => JSON.parse(line) as { n: number },
+ *   metrics: metrics({ total: count(), mean_n: mean((r: { n: number }) => r.n) }),
+ *   sink: memorySink(),
+ * });
+ * pipeline.progress$.subscribe((p) => console.log(`batch ${p.batchId}: ${p.records} records`));
+ * await pipeline.run();
+ * ```
+ */
+export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc, M>): Pipeline {
+  const { source, sink, metrics } = options;
+  const checkpoint = options.checkpoint ?? memoryCheckpointStore();
+  const deadLetters = (options.deadLetters ?? discardDeadLetters) as DeadLetterHandler<R>;
+  const maxPending = options.maxPendingBatches ?? 2;
+  if (!(maxPending >= 1))
+    throw new InvalidOptionError(`maxPendingBatches must be at least 1, got ${maxPending}`);
+
+  const progress$ = new Subject<BatchProgress>();
+  const abort = new AbortController();
+  let started = false;
+
+  async function run(): Promise<RunSummary> {
+    if (started) throw new InvalidOptionError('a pipeline runs once; create another to run again');
+    started = true;
+    const state = await checkpoint.load().catch((error: unknown) => {
+      throw toTicketflowError(
+        error,
+        'CHECKPOINT_FAILED',
+        `cannot read the checkpoint at ${checkpoint.location}`,
+      );
+    });
+    const pending = state.pending;
+    let nextBatchId = state.nextBatchId;
+    let positions: Positions = state.positions;
+    const startAt: Record<string, number> = { ...positions };
+    if (pending) for (const [lane, { from }] of Object.entries(pending.range)) startAt[lane] = from;
+
+    const pressure = new BehaviorSubject(false);
+    const flushRequests = new Subject<void>();
+    let inFlight = 0;
+    let drainWaiters: Array<() => void> = [];
+    const settle = (delta: number) => {
+      inFlight += delta;
+      pressure.next(inFlight > maxPending);
+      if (inFlight === 0) {
+        const waiters = drainWaiters;
+        drainWaiters = [];
+        for (const resolve of waiters) resolve();
+      }
+    };
+    const context: SourceContext = {
+      startAt,
+      signal: abort.signal,
+      pressure: pressure.pipe(distinctUntilChanged()),
+      flush: () => {
+        flushRequests.next();
+        return inFlight === 0
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => drainWaiters.push(resolve));
+      },
+    };
+
+    const summary = {
+      batches: 0,
+      records: 0,
+      invalidRecords: 0,
+      lastBatchId: undefined as number | undefined,
+    };
+
+    const commit = async (window: WindowBatch<Acc>): Promise<void> => {
+      const began = performance.now();
+      let plan: BatchPlan;
+      let planMs = 0;
+      if (window.replay && pending) {
+        plan = pending;
+      } else {
+        const next: Record<string, number> = { ...positions };
+        for (const [lane, { to }] of Object.entries(window.range)) next[lane] = to + 1;
+        plan = {
+          batchId: nextBatchId,
+          windowStart: window.windowStart,
+          windowEnd: window.windowEnd,
+          range: window.range,
+          positions: next,
+        };
+        await checkpoint.begin(plan).catch((error: unknown) => {
+          throw toTicketflowError(error, 'CHECKPOINT_FAILED', `cannot record batch ${plan.batchId}`);
+        });
+        planMs = performance.now() - began;
+      }
+      nextBatchId = plan.batchId + 1;
+      positions = plan.positions;
+
+      const lettersBegan = performance.now();
+      await deadLetters.flush().catch((error: unknown) => {
+        throw toTicketflowError(error, 'SINK_FAILED', 'cannot write the dead letters');
+      });
+      const writeBegan = performance.now();
+      const batch: Batch<M> = {
+        batchId: plan.batchId,
+        windowStart: new Date(plan.windowStart),
+        windowEnd: new Date(plan.windowEnd),
+        records: window.records,
+        invalidRecords: window.invalidRecords,
+        metrics: metrics.result(window.accumulator),
+        range: plan.range,
+      };
+      await sink.write(batch).catch((error: unknown) => {
+        throw toTicketflowError(error, 'SINK_FAILED', `cannot write batch ${plan.batchId}`);
+      });
+      const commitBegan = performance.now();
+      await checkpoint.commit(plan).catch((error: unknown) => {
+        throw toTicketflowError(error, 'CHECKPOINT_FAILED', `cannot commit batch ${plan.batchId}`);
+      });
+      const acknowledgeBegan = performance.now();
+      await source.acknowledge(plan.range, plan.positions).catch((error: unknown) => {
+        throw toTicketflowError(error, 'SOURCE_FAILED', `cannot acknowledge batch ${plan.batchId}`);
+      });
+      const ended = performance.now();
+
+      const inputRecords = window.records + window.invalidRecords;
+      const busyMs = window.foldMs + (ended - began);
+      const windowSeconds = Math.max(plan.windowEnd - plan.windowStart, 1) / 1000;
+      summary.batches += 1;
+      summary.records += window.records;
+      summary.invalidRecords += window.invalidRecords;
+      summary.lastBatchId = plan.batchId;
+      progress$.next({
+        batchId: plan.batchId,
+        windowStart: batch.windowStart,
+        windowEnd: batch.windowEnd,
+        inputRecords,
+        records: window.records,
+        invalidRecords: window.invalidRecords,
+        inputRecordsPerSecond: inputRecords / windowSeconds,
+        processedRecordsPerSecond: busyMs > 0 ? (inputRecords * 1000) / busyMs : inputRecords * 1000,
+        durationMs: {
+          fold: window.foldMs,
+          plan: planMs,
+          deadLetters: writeBegan - lettersBegan,
+          write: commitBegan - writeBegan,
+          commit: acknowledgeBegan - commitBegan,
+          acknowledge: ended - acknowledgeBegan,
+          total: busyMs,
+        },
+        replayed: window.replay,
+        output: sink.describe(plan.batchId),
+      });
+    };
+
+    let chunks: Observable<never> | undefined;
+    try {
+      chunks = source.open(context) as Observable<never>;
+    } catch (error) {
+      throw toTicketflowError(error, 'SOURCE_FAILED', `cannot open ${source.name}`);
+    }
+    const batches = chunks.pipe(
+      microBatch<R, T, Acc>({
+        aggregator: metrics,
+        ...(options.decode ? { decode: options.decode } : {}),
+        onRejected: (letter) => deadLetters.write(letter),
+        ...(options.window?.span !== undefined ? { span: options.window.span } : {}),
+        ...(options.window?.maxRecords !== undefined ? { maxRecords: options.window.maxRecords } : {}),
+        ...(options.scheduler ? { scheduler: options.scheduler } : {}),
+        skipBefore: startAt,
+        ...(pending ? { replay: pending } : {}),
+        flushRequests,
+      }),
+      tap(() => settle(1)),
+      concatMap((window) =>
+        defer(async () => {
+          try {
+            await commit(window);
+          } finally {
+            settle(-1);
+          }
+        }),
+      ),
+    );
+
+    let failure: unknown;
+    await new Promise<void>((resolve) => {
+      batches.subscribe({
+        error: (error: unknown) => {
+          failure = error;
+          resolve();
+        },
+        complete: resolve,
+      });
+    });
+    for (const resolve of drainWaiters) resolve();
+    drainWaiters = [];
+    const closing = await Promise.allSettled([deadLetters.close?.(), sink.close?.(), source.close?.()]);
+    progress$.complete();
+    if (failure !== undefined) {
+      throw failure instanceof TicketflowError
+        ? failure
+        : toTicketflowError(failure, 'SOURCE_FAILED', `${source.name} failed`);
+    }
+    const closeFailure = closing.find((result) => result.status === 'rejected');
+    if (closeFailure) throw toTicketflowError(closeFailure.reason, 'INTERNAL', 'cannot close the pipeline');
+    return summary;
+  }
+
+  return {
+    progress$: progress$.asObservable(),
+    run,
+    stop: () => abort.abort(),
+  };
+}

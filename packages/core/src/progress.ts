@@ -1,0 +1,58 @@
+/** How long each step of a batch took, in ms. */
+export interface BatchDurations {
+  /** Decoding and folding the window's records, spread over the window. */
+  readonly fold: number;
+  /** Recording the batch's plan in the checkpoint. */
+  readonly plan: number;
+  /** Making the dead letters durable. */
+  readonly deadLetters: number;
+  /** Writing the batch to the sink. */
+  readonly write: number;
+  /** Marking the batch committed in the checkpoint. */
+  readonly commit: number;
+  /** Acknowledging the input to the source. */
+  readonly acknowledge: number;
+  /** All of the above. */
+  readonly total: number;
+}
+
+/**
+ * The progress report of one committed batch: what it read and how fast (the counterpart of a
+ * structured-streaming query progress event).
+ */
+export interface BatchProgress {
+  /** The batch id. */
+  readonly batchId: number;
+  /** The window's opening time. */
+  readonly windowStart: Date;
+  /** The window's closing time. */
+  readonly windowEnd: Date;
+  /** Records read, valid and invalid. */
+  readonly inputRecords: number;
+  /** Valid records folded. */
+  readonly records: number;
+  /** Invalid records sent to the dead-letter handler. */
+  readonly invalidRecords: number;
+  /** Records read per second of window time. */
+  readonly inputRecordsPerSecond: number;
+  /** Records per second of processing time (folding plus committing). */
+  readonly processedRecordsPerSecond: number;
+  /** Step durations, in ms. */
+  readonly durationMs: BatchDurations;
+  /** True when the batch was rebuilt after a crash. */
+  readonly replayed: boolean;
+  /** Where the sink wrote it. */
+  readonly output: string;
+}
+
+/** The totals of a finished run. */
+export interface RunSummary {
+  /** Batches committed in this run. */
+  readonly batches: number;
+  /** Valid records in those batches. */
+  readonly records: number;
+  /** Invalid records in those batches. */
+  readonly invalidRecords: number;
+  /** The id of the last batch committed in this run, or `undefined` when none was. */
+  readonly lastBatchId: number | undefined;
+}

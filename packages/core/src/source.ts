@@ -1,0 +1,69 @@
+import type { Observable } from 'rxjs';
+
+/** An inclusive range of offsets read from one lane. */
+export interface OffsetRange {
+  /** The first offset. */
+  readonly from: number;
+  /** The last offset (inclusive). */
+  readonly to: number;
+}
+
+/** The records of one batch: for each lane that contributed, the offsets it read. */
+export type InputRange = Readonly<Record<string, OffsetRange>>;
+
+/** For each lane, the offset of the next record to read. */
+export type Positions = Readonly<Record<string, number>>;
+
+/**
+ * A run of records from one lane (a Kafka partition, a file), in offset order. Sources emit chunks
+ * rather than single records so that the per-record cost of the engine stays a plain loop.
+ */
+export interface RecordChunk<R> {
+  /** The lane every record of the chunk comes from, such as `client_tickets/0`. */
+  readonly lane: string;
+  /** The records' raw values. */
+  readonly values: readonly R[];
+  /** One offset per value, strictly ascending. */
+  readonly offsets: ArrayLike<number>;
+}
+
+/** What the engine tells a source when it opens it. */
+export interface SourceContext {
+  /**
+   * For each lane the checkpoint knows, the offset to start from: after the last committed batch, or
+   * at the start of a batch being replayed. Lanes absent here start where the source's own default
+   * says (for Kafka, the consumer group's committed offset or the earliest one).
+   */
+  readonly startAt: Positions;
+  /** Aborted when the pipeline is asked to stop: the source then completes its observable. */
+  readonly signal: AbortSignal;
+  /**
+   * Emits `true` when batches wait to be written faster than the sink writes them and the source should
+   * pause reading, `false` when it may resume. Sources that cannot pause may ignore it.
+   */
+  readonly pressure: Observable<boolean>;
+  /**
+   * Closes the open window now and resolves once every batch opened so far is written, checkpointed
+   * and acknowledged. A source calls it before it gives lanes up (a Kafka rebalance), so that nothing
+   * read from them is lost or counted twice.
+   */
+  flush(): Promise<void>;
+}
+
+/**
+ * Where records come from. The engine opens it once per run, reads chunks, and acknowledges each batch
+ * only after the sink has durably written it and the checkpoint has recorded it.
+ */
+export interface Source<R> {
+  /** A short name for logs, such as `kafka:client_tickets` or `file:tickets.jsonl`. */
+  readonly name: string;
+  /** Starts reading. The observable completes when the source is exhausted or `context.signal` aborts. */
+  open(context: SourceContext): Observable<RecordChunk<R>>;
+  /**
+   * Called once a batch is durably written: the source may now forget (for Kafka, commit) every offset
+   * of `range`. `positions` holds, for every lane, the next offset to read after this batch.
+   */
+  acknowledge(range: InputRange, positions: Positions): Promise<void>;
+  /** Releases connections and handles. Called once, after the last acknowledgement. */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,62 @@
+import { mkdir, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import type { DeadLetter, DeadLetterHandler } from '@ticketflow/core';
+
+/** Bytes of dead letters kept in memory before they are written out without waiting for a flush. */
+const HIGH_WATER_BYTES = 4 << 20;
+
+/**
+ * A {@link DeadLetterHandler} appending one JSON line per invalid record to a local file:
+ * `{"reason":…,"lane":…,"offset":…,"value":…}`. `flush` writes and fsyncs what is buffered.
+ *
+ * @example
+ * ```ts
+ * const deadLetters = deadLetterFile('./ticket_metrics_json/_dead_letters.jsonl');
+ * ```
+ */
+export function deadLetterFile(path: string): DeadLetterHandler<unknown> & { readonly path: string } {
+  let buffered: string[] = [];
+  let bufferedBytes = 0;
+  let handle: Promise<import('node:fs/promises').FileHandle> | undefined;
+  let writing: Promise<void> = Promise.resolve();
+  let failure: unknown;
+
+  const file = () => {
+    handle ??= mkdir(dirname(path), { recursive: true }).then(() => open(path, 'a'));
+    return handle;
+  };
+  const drain = (sync: boolean): Promise<void> => {
+    const lines = buffered;
+    buffered = [];
+    bufferedBytes = 0;
+    writing = writing.then(async () => {
+      if (lines.length === 0 && !sync) return;
+      const fh = await file();
+      if (lines.length > 0) await fh.appendFile(lines.join(''));
+      if (sync) await fh.sync();
+    });
+    writing.catch((error: unknown) => {
+      failure ??= error;
+    });
+    return writing;
+  };
+  return {
+    path,
+    write(letter: DeadLetter<unknown>) {
+      const line = `${JSON.stringify({ reason: letter.reason, lane: letter.lane, offset: letter.offset, value: letter.value })}\n`;
+      buffered.push(line);
+      bufferedBytes += line.length;
+      if (bufferedBytes >= HIGH_WATER_BYTES) void drain(false);
+    },
+    async flush() {
+      if (failure !== undefined) throw failure;
+      if (buffered.length === 0 && handle === undefined) return;
+      await drain(true);
+    },
+    async close() {
+      await this.flush();
+      if (handle !== undefined) await (await handle).close();
+      handle = undefined;
+    },
+  };
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# One-time set-up of a fresh machine: system packages, pnpm, and the workspace's dependencies.
+# Safe to re-run; steps already done are skipped quickly.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/setup-system.sh
+# The Kafka client builds librdkafka from its bundled source instead of downloading a prebuilt binary,
+# which works offline and links the system's OpenSSL and SASL.
+export CKJS_LINKING=dynamic
+pnpm install --frozen-lockfile --reporter=append-only
