@@ -1,3 +1,6 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034 # the path variables are used by the sourcing scripts
+# shellcheck disable=SC2016 # the single-quoted bash -c bodies expand in the child
 # Shared by ticketflow's local Kafka scripts (start.sh, stop.sh, topic.sh).
 # Sourced, not executed.
 
@@ -37,15 +40,31 @@ kafka_tool() {
     -cp "$KAFKA_LIB_DIR/*" "$@"
 }
 
-# Pid of our broker if it is alive; checking the command line guards against
-# a stale pid file whose number was reused by an unrelated process.
+# Pid of our broker if it is alive. Matching the command line against our own
+# server.properties guards against a stale pid file whose number was reused,
+# and finds the broker even if the pid file was lost.
+kafka_is_our_broker() {
+  [ -r "/proc/$1/cmdline" ] || return 1
+  tr '\0' ' ' <"/proc/$1/cmdline" 2>/dev/null | grep -qF "kafka.Kafka $KAFKA_SERVER_PROPS"
+}
+
 kafka_running_pid() {
-  local pid
-  [ -f "$KAFKA_PID_FILE" ] || return 1
+  local pid cmd
   pid="$(cat "$KAFKA_PID_FILE" 2>/dev/null || true)"
-  [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q "kafka.Kafka" || return 1
-  echo "$pid"
+  if [ -n "$pid" ] && kafka_is_our_broker "$pid"; then
+    echo "$pid"
+    return 0
+  fi
+  # One grep over all command lines (NUL-separated args) instead of a loop.
+  while read -r cmd; do
+    pid="${cmd#/proc/}"
+    pid="${pid%/cmdline}"
+    if kafka_is_our_broker "$pid"; then
+      echo "$pid"
+      return 0
+    fi
+  done < <(grep -lzxF -- "$KAFKA_SERVER_PROPS" /proc/[0-9]*/cmdline 2>/dev/null || true)
+  return 1
 }
 
 # Sends a Kafka Metadata v4 request over bash's /dev/tcp and prints the number
@@ -54,7 +73,7 @@ kafka_running_pid() {
 # Needs nothing but bash and coreutils, and takes milliseconds instead of the
 # seconds a JVM-based check would.
 kafka_probe_brokers() {
-  local port="${1:-$KAFKA_PLAINTEXT_PORT}"
+  local port="$1"
   timeout 3 bash -c '
     exec 3<>"/dev/tcp/$0/$1" || exit 2
     # size=19 | api_key=3 (Metadata) | version=4 | correlation_id=0x7466 |

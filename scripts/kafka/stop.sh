@@ -5,7 +5,7 @@
 # Env: KAFKA_STOP_TIMEOUT (seconds to wait after SIGTERM, default 30).
 set -euo pipefail
 
-# shellcheck source=common.sh
+# shellcheck source-path=SCRIPTDIR source=common.sh
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 STOP_TIMEOUT="${KAFKA_STOP_TIMEOUT:-30}"
@@ -26,6 +26,8 @@ while kill -0 "$pid" 2>/dev/null; do
     kafka_log "still alive after ${STOP_TIMEOUT} s, sending SIGKILL"
     kill -KILL "$pid" 2>/dev/null || true
     sleep 0.5
+    # A class-data archive being written at exit may now be truncated.
+    find "$KAFKA_HOME_DIR" -maxdepth 1 -name 'kafka-cds-*.jsa.new' -delete
     break
   fi
   sleep 0.3

@@ -1,7 +1,10 @@
 import { firstLine, InvalidOptionError, lineSource, TicketflowError } from '@ticketflow/core';
+import { kafkaDeadLetters, kafkaSource } from '@ticketflow/kafka-source';
 import { generate } from './commands/generate';
 import { runProcessor } from './commands/processor';
+import { produce } from './commands/produce';
 import { COMMANDS, type CommandName, readSettings, usage } from './config';
+import { kafkaConnection } from './kafka-settings';
 import { createLogger, secretScrubber } from './logger';
 import { generatorSource } from './sources/generator-source';
 
@@ -55,12 +58,33 @@ export async function main(argv: readonly string[]): Promise<number> {
         await runProcessor(settings, { source: lineSource({ path: settings.input }), logger });
         return 0;
       }
-      if (settings.brokers === undefined)
-        throw new InvalidOptionError('process needs --brokers HOST:PORT or --input FILE');
-      throw new InvalidOptionError('--brokers: the Kafka source is not available in this build');
+      if (settings.brokers === undefined) {
+        throw new InvalidOptionError('process needs --brokers HOST:PORT (or KAFKA_BROKERS) or --input FILE');
+      }
+      const connection = kafkaConnection(settings);
+      const source = kafkaSource({
+        ...connection,
+        topic: settings.topic,
+        groupId: settings.group,
+        startFrom: settings.startFrom === 'latest' ? 'latest' : 'earliest',
+        ...(settings.instanceId ? { instanceId: settings.instanceId } : {}),
+        onEvent: (event) => logger[event.level](event.message),
+      });
+      const deadLetters = kafkaDeadLetters({
+        ...connection,
+        topic: settings.deadLetterTopic ?? `${settings.topic}.dlq`,
+        onWarning: (m) => logger.warn(m),
+      });
+      await runProcessor(settings, { source, logger, deadLetters, lag: () => source.lag() });
+      return 0;
     }
-    case 'produce':
-      throw new InvalidOptionError('produce: the Kafka producer is not available in this build');
+    case 'produce': {
+      const settings = readSettings('produce', args);
+      const secrets = settings.saslPassword ? [settings.saslPassword] : [];
+      const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, secrets });
+      await produce(settings, kafkaConnection(settings), logger);
+      return 0;
+    }
   }
 }
 

@@ -1,9 +1,20 @@
 import { parseArgs } from 'node:util';
 import { InvalidOptionError, toMilliseconds } from '@ticketflow/core';
+import { BATCH_LAYOUTS, type BatchLayout } from '@ticketflow/json-sink';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './logger';
 
 /** How a setting's text is checked and converted. */
-type Kind = 'string' | 'duration' | 'count' | 'rate' | 'fraction' | 'port' | 'boolean' | 'level' | 'format';
+type Kind =
+  | 'string'
+  | 'duration'
+  | 'count'
+  | 'rate'
+  | 'fraction'
+  | 'port'
+  | 'boolean'
+  | 'level'
+  | 'format'
+  | 'layout';
 
 interface Setting {
   readonly kind: Kind;
@@ -34,7 +45,7 @@ const PROCESSING = {
   out: { kind: 'string', env: ['TICKETFLOW_OUT'], default: './ticket_metrics_json' },
   checkpoint: { kind: 'string', env: ['TICKETFLOW_CHECKPOINT'] },
   'dead-letters': { kind: 'string', env: ['TICKETFLOW_DEAD_LETTERS'] },
-  layout: { kind: 'string', env: ['TICKETFLOW_LAYOUT'], default: 'flat' },
+  layout: { kind: 'layout', env: ['TICKETFLOW_LAYOUT'], default: 'flat' },
   gzip: { kind: 'boolean', env: ['TICKETFLOW_GZIP'] },
   'http-port': { kind: 'port', env: ['TICKETFLOW_HTTP_PORT'] },
 } as const satisfies Record<string, Setting>;
@@ -60,7 +71,8 @@ export const COMMANDS = {
       input: { kind: 'string', env: ['TICKETFLOW_INPUT'] },
       group: { kind: 'string', env: ['TICKETFLOW_GROUP', 'KAFKA_GROUP'], default: 'ticketflow' },
       'dead-letter-topic': { kind: 'string', env: ['TICKETFLOW_DEAD_LETTER_TOPIC'] },
-      'from-beginning': { kind: 'boolean', env: ['TICKETFLOW_FROM_BEGINNING'] },
+      'start-from': { kind: 'string', env: ['TICKETFLOW_START_FROM'], default: 'earliest' },
+      'instance-id': { kind: 'string', env: ['TICKETFLOW_INSTANCE_ID'] },
     },
   },
   produce: {
@@ -96,7 +108,9 @@ type ValueOf<K extends Kind> = K extends 'duration' | 'count' | 'rate' | 'fracti
       ? LogLevel
       : K extends 'format'
         ? LogFormat
-        : string;
+        : K extends 'layout'
+          ? BatchLayout
+          : string;
 
 type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
 
@@ -155,6 +169,10 @@ function convert(flag: string, kind: Kind, text: string, from: string): unknown 
       return text;
     case 'format':
       if (!(LOG_FORMATS as readonly string[]).includes(text)) throw bad(`one of ${LOG_FORMATS.join(', ')}`);
+      return text;
+    case 'layout':
+      if (!(BATCH_LAYOUTS as readonly string[]).includes(text))
+        throw bad(`one of ${BATCH_LAYOUTS.join(', ')}`);
       return text;
     default:
       throw new InvalidOptionError(`unknown setting kind for --${flag}`);

@@ -1,17 +1,64 @@
 import { join } from 'node:path';
-import { type BlobStore, localBlobStore } from '@ticketflow/core';
+import { fileURLToPath } from 'node:url';
+import { type BlobStore, InvalidOptionError, localBlobStore } from '@ticketflow/core';
+import { parseS3Url, type S3RetryEvent, s3BlobStore } from '@ticketflow/json-sink';
 
 /** An output location, resolved. */
 export interface Output {
   /** Where batch files go. */
   readonly store: BlobStore;
-  /** The local folder, when the output is local. */
+  /** The local folder, when the output is local; `undefined` for S3. */
   readonly folder: string | undefined;
+  /** True for an `s3://` location. */
+  readonly remote: boolean;
+  /**
+   * Checks, before any work, that the location can be used: for S3, that the bucket exists and the
+   * credentials may list it. Rejects with a one-line TicketflowError.
+   */
+  check(): Promise<void>;
+  /** Releases connections. */
+  close(): Promise<void>;
 }
 
-/** Resolves `--out` (a folder, or later an `s3://bucket/prefix` URL) to a blob store. */
-export function openOutput(location: string): Output {
-  return { store: localBlobStore(location), folder: location };
+/** Options of {@link openOutput}. */
+export interface OpenOutputOptions {
+  /** The setting's name for error messages. Default `'--out'`. */
+  readonly setting?: string;
+  /** Called before an S3 request is retried, for logs. */
+  readonly onRetry?: (event: S3RetryEvent) => void;
+}
+
+/**
+ * Resolves `--out` (a folder, a `file://` URL, or `s3://bucket/prefix`) to a blob store. For S3 the
+ * credentials and region come from the standard AWS chain and the endpoint from `AWS_ENDPOINT_URL_S3`
+ * or `AWS_ENDPOINT_URL` (path-style addressing then).
+ */
+export function openOutput(location: string, options: OpenOutputOptions = {}): Output {
+  const setting = options.setting ?? '--out';
+  if (location.startsWith('s3://')) {
+    // The SDK prints a multi-line notice on Node.js 20 (its 2027 releases will need Node.js 22);
+    // the CLI keeps its one-line errors. Set the variable to `false` to see the notice.
+    process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+    const store = s3BlobStore({
+      ...parseS3Url(location, setting),
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+    });
+    return { store, folder: undefined, remote: true, check: () => store.check(), close: () => store.close() };
+  }
+  let folder = location;
+  if (location.startsWith('file://')) folder = fileURLToPath(location);
+  else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(location)) {
+    throw new InvalidOptionError(
+      `${setting} must be a folder, file:// or s3://bucket/prefix, got ${JSON.stringify(location)}`,
+    );
+  }
+  return {
+    store: localBlobStore(folder),
+    folder,
+    remote: false,
+    check: async () => {},
+    close: async () => {},
+  };
 }
 
 /** The default dead-letter file of a local output: beside the batch files, ignored by query engines. */

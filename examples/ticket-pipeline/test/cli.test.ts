@@ -5,7 +5,7 @@ import { isRejection } from '@ticketflow/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { enrichTicket } from '../src/domain/enrich';
 import { parseTicket } from '../src/domain/validate';
-import { readBatches, runCli } from './cli-helpers';
+import { readBatches, runCli } from './support/cli';
 
 let dir: string;
 beforeEach(async () => {

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readBatches, startCli } from './cli-helpers';
+import { readBatches, startCli } from './support/cli';
 
 let dir: string;
 beforeEach(async () => {

@@ -35,6 +35,11 @@ export {
   type TicketflowErrorOptions,
   toTicketflowError,
 } from './errors';
+export {
+  QuantileSketch,
+  type QuantileSketchJSON,
+  type QuantileSketchOptions,
+} from './internal/quantile-sketch';
 export { type LineSourceOptions, lineSource } from './line-source';
 export { localBlobStore } from './local-blob-store';
 export { memoryCheckpointStore } from './memory-checkpoint-store';

@@ -1,3 +1,24 @@
+import { InvalidOptionError } from '@ticketflow/core';
+
+/** Every layout of batch files, see {@link BatchLayout}. */
+export const BATCH_LAYOUTS = ['flat', 'hive'] as const;
+
+/**
+ * How batch files are named under the output location:
+ * - `'flat'`: `batch_00042.json`, all in one folder (the output contract's default);
+ * - `'hive'`: `dt=2026-03-01/hour=10/batch_00042.json`, partitioned by the UTC date and hour of the
+ *   batch's `window_start`, the form Athena, Hive, Spark and DuckDB read as partitions.
+ */
+export type BatchLayout = (typeof BATCH_LAYOUTS)[number];
+
+/** Options of {@link batchKey}. */
+export interface BatchKeyOptions {
+  /** Default `'flat'`. */
+  readonly layout?: BatchLayout;
+  /** Adds `.gz` to the name. Default `false`. */
+  readonly gzip?: boolean;
+}
+
 /**
  * The file name of a batch: `batch_` then the id zero-padded to 5 digits (wider past 99999), then `.json`.
  *
@@ -8,4 +29,30 @@
  */
 export function batchFileName(batchId: number, extension = '.json'): string {
   return `batch_${String(batchId).padStart(5, '0')}${extension}`;
+}
+
+/**
+ * The key of a batch's file under the output location, for a layout.
+ *
+ * @example
+ * ```ts
+ * batchKey(42, new Date('2026-03-01T10:00:30Z'), { layout: 'hive', gzip: true })
+ * // 'dt=2026-03-01/hour=10/batch_00042.json.gz'
+ * ```
+ */
+export function batchKey(batchId: number, windowStart: Date, options: BatchKeyOptions = {}): string {
+  const layout = options.layout ?? 'flat';
+  const name = batchFileName(batchId, options.gzip ? '.json.gz' : '.json');
+  switch (layout) {
+    case 'flat':
+      return name;
+    case 'hive': {
+      const iso = windowStart.toISOString();
+      return `dt=${iso.slice(0, 10)}/hour=${iso.slice(11, 13)}/${name}`;
+    }
+    default:
+      throw new InvalidOptionError(
+        `layout must be one of ${BATCH_LAYOUTS.join(', ')}, got ${JSON.stringify(layout as string)}`,
+      );
+  }
 }

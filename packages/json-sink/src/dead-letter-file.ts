@@ -1,6 +1,7 @@
 import { mkdir, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { DeadLetter, DeadLetterHandler } from '@ticketflow/core';
+import { deadLetterLine } from './dead-letter-line';
 
 /** Bytes of dead letters kept in memory before they are written out without waiting for a flush. */
 const HIGH_WATER_BYTES = 4 << 20;
@@ -43,7 +44,7 @@ export function deadLetterFile(path: string): DeadLetterHandler<unknown> & { rea
   return {
     path,
     write(letter: DeadLetter<unknown>) {
-      const line = `${JSON.stringify({ reason: letter.reason, lane: letter.lane, offset: letter.offset, value: letter.value })}\n`;
+      const line = deadLetterLine(letter);
       buffered.push(line);
       bufferedBytes += line.length;
       if (bufferedBytes >= HIGH_WATER_BYTES) void drain(false);

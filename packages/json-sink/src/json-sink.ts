@@ -1,9 +1,10 @@
-import type { Batch, BlobStore, Sink } from '@ticketflow/core';
-import { batchFileName } from './batch-key';
+import { gzipSync } from 'node:zlib';
+import { type Batch, type BlobStore, InvalidOptionError, type Sink } from '@ticketflow/core';
+import { BATCH_LAYOUTS, type BatchLayout, batchFileName, batchKey } from './batch-key';
 
 /** Options of {@link jsonSink}. */
 export interface JsonSinkOptions<M> {
-  /** Where the files go: `localBlobStore(dir)` or an S3 store. */
+  /** Where the files go: `localBlobStore(dir)` or `s3BlobStore({...})`. */
   readonly store: BlobStore;
   /**
    * Turns a batch into the JSON object written. Default: `batch_id`, `window_start`, `window_end`
@@ -12,6 +13,13 @@ export interface JsonSinkOptions<M> {
   readonly format?: (batch: Batch<M>) => unknown;
   /** Key prefix inside the store, such as `'metrics/'`. Default: none. */
   readonly prefix?: string;
+  /**
+   * `'flat'` (default): `batch_00042.json`; `'hive'`: `dt=YYYY-MM-DD/hour=HH/batch_00042.json`, from the
+   * batch's `window_start` in UTC. See {@link BatchLayout}.
+   */
+  readonly layout?: BatchLayout;
+  /** Gzip-compresses each file and adds `.gz` to its name. Default `false`. */
+  readonly gzip?: boolean;
 }
 
 /** The default batch format: the batch's bounds and counts, then its metrics. */
@@ -26,25 +34,57 @@ export function defaultBatchFormat<M>(batch: Batch<M>): Record<string, unknown> 
   };
 }
 
+/** How many recent batch keys a sink remembers for `describe`. */
+const REMEMBERED_KEYS = 64;
+
 /**
- * A {@link Sink} writing one JSON file per batch, `batch_XXXXX.json`, as a single line (the form Athena's
- * JSON reader expects). The store makes each write atomic and durable; the same batch always gives the
- * same bytes, so a replayed batch rewrites an identical file.
+ * A {@link Sink} writing one file per batch holding the batch as one JSON object on one newline-terminated
+ * line (JSON Lines, the form Athena's JSON SerDe and DuckDB's `read_json` expect), named by `layout`
+ * and optionally gzip-compressed. The store makes each write atomic and durable; the same batch always
+ * gives the same key and the same bytes (gzip output carries no timestamp), so a replayed batch
+ * rewrites an identical file.
  *
  * @example
  * ```ts
  * const sink = jsonSink({ store: localBlobStore('./ticket_metrics_json') });
+ * const store = s3BlobStore(parseS3Url('s3://analytics/tickets'));
+ * const athena = jsonSink({ store, layout: 'hive', gzip: true });
  * ```
  */
 export function jsonSink<M>(options: JsonSinkOptions<M>): Sink<M> {
   const { store } = options;
   const prefix = options.prefix ?? '';
   const format = options.format ?? defaultBatchFormat;
-  const keyOf = (batchId: number) => prefix + batchFileName(batchId);
+  const layout = options.layout ?? 'flat';
+  const gzip = options.gzip ?? false;
+  if (!(BATCH_LAYOUTS as readonly string[]).includes(layout)) {
+    throw new InvalidOptionError(
+      `layout must be one of ${BATCH_LAYOUTS.join(', ')}, got ${JSON.stringify(layout as string)}`,
+    );
+  }
+  const written = new Map<number, string>();
+  const remember = (batchId: number, key: string) => {
+    written.delete(batchId);
+    written.set(batchId, key);
+    if (written.size > REMEMBERED_KEYS) {
+      const oldest = written.keys().next();
+      if (!oldest.done) written.delete(oldest.value);
+    }
+  };
   return {
     async write(batch) {
-      await store.put(keyOf(batch.batchId), `${JSON.stringify(format(batch))}\n`);
+      const key = prefix + batchKey(batch.batchId, batch.windowStart, { layout, gzip });
+      const text = `${JSON.stringify(format(batch))}\n`;
+      await store.put(key, gzip ? gzipSync(Buffer.from(text, 'utf8')) : text);
+      remember(batch.batchId, key);
     },
-    describe: (batchId) => store.describe(keyOf(batchId)),
+    describe(batchId) {
+      const key =
+        written.get(batchId) ??
+        prefix +
+          (layout === 'hive' ? 'dt=*/hour=*/' : '') +
+          batchFileName(batchId, gzip ? '.json.gz' : '.json');
+      return store.describe(key);
+    },
   };
 }

@@ -65,7 +65,10 @@ describe('deadLetterFile', () => {
     letters.write({ value: 'not json', reason: 'invalid JSON', lane: 'input', offset: 4 });
     letters.write({ value: '{"a":1}', reason: 'missing field "ticket_id"', lane: 'input', offset: 9 });
     await letters.flush();
-    const lines = (await readFile(path, 'utf8')).trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = (await readFile(path, 'utf8'))
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toEqual([
       { reason: 'invalid JSON', lane: 'input', offset: 4, value: 'not json' },
       { reason: 'missing field "ticket_id"', lane: 'input', offset: 9, value: '{"a":1}' },

@@ -1,5 +1,11 @@
 import { blobCheckpointStore, createPipeline, type DeadLetterHandler, type Source } from '@ticketflow/core';
-import { deadLetterFile, jsonSink } from '@ticketflow/json-sink';
+import {
+  type BatchLayout,
+  blobDeadLetters,
+  deadLetterFile,
+  jsonSink,
+  type S3RetryEvent,
+} from '@ticketflow/json-sink';
 import type { Logger } from '../logger';
 import { defaultDeadLetterPath, openOutput } from '../output';
 import { formatTicketBatch, type TicketMetrics, ticketDecoder, ticketMetrics } from '../ticket-metrics';
@@ -11,6 +17,10 @@ export interface ProcessorSettings {
   readonly out: string;
   readonly checkpoint: string | undefined;
   readonly deadLetters: string | undefined;
+  /** File layout of the batch files. Default `'flat'`. */
+  readonly layout?: BatchLayout;
+  /** Gzip-compresses the batch files. Default `false`. */
+  readonly gzip?: boolean | undefined;
 }
 
 /** What a processor needs besides its settings. */
@@ -19,6 +29,8 @@ export interface ProcessorParts {
   readonly logger: Logger;
   /** Replaces the default dead-letter file (a Kafka dead-letter topic, for instance). */
   readonly deadLetters?: DeadLetterHandler<string>;
+  /** Consumer lag per partition, when the source is Kafka. */
+  readonly lag?: () => ReadonlyArray<{ readonly partition: number; readonly lag: number }>;
 }
 
 /**
@@ -27,18 +39,45 @@ export interface ProcessorParts {
  */
 export async function runProcessor(settings: ProcessorSettings, parts: ProcessorParts): Promise<void> {
   const { logger, source } = parts;
-  const output = openOutput(settings.out);
-  const checkpoint = settings.checkpoint
-    ? blobCheckpointStore(openOutput(settings.checkpoint).store, { prefix: '' })
+  const onRetry = (e: S3RetryEvent) =>
+    logger.warn(
+      `S3 ${e.operation} of ${e.location} failed (${e.reason}), attempt ${e.attempt} of ${e.maxAttempts}; retrying in ${e.delayMs} ms`,
+    );
+  const output = openOutput(settings.out, { onRetry });
+  const checkpointOutput = settings.checkpoint
+    ? openOutput(settings.checkpoint, { setting: '--checkpoint', onRetry })
+    : undefined;
+  const deadLetterOutput = settings.deadLetters?.startsWith('s3://')
+    ? openOutput(settings.deadLetters, { setting: '--dead-letters', onRetry })
+    : undefined;
+  const outputs = [output, checkpointOutput, deadLetterOutput].filter((o) => o !== undefined);
+  // A missing bucket or refused credentials fail here, before anything is read.
+  try {
+    for (const o of outputs) await o.check();
+  } catch (error) {
+    await Promise.allSettled(outputs.map((o) => o.close()));
+    throw error;
+  }
+  const checkpoint = checkpointOutput
+    ? blobCheckpointStore(checkpointOutput.store, { prefix: '' })
     : blobCheckpointStore(output.store);
   const deadLetters =
     parts.deadLetters ??
-    deadLetterFile(settings.deadLetters ?? defaultDeadLetterPath(output, '_dead_letters.jsonl'));
+    (deadLetterOutput
+      ? blobDeadLetters(deadLetterOutput.store, { prefix: '' })
+      : settings.deadLetters === undefined && output.remote
+        ? blobDeadLetters(output.store)
+        : deadLetterFile(settings.deadLetters ?? defaultDeadLetterPath(output, '_dead_letters.jsonl')));
   const pipeline = createPipeline({
     source,
     decode: ticketDecoder(),
     metrics: ticketMetrics,
-    sink: jsonSink<TicketMetrics>({ store: output.store, format: formatTicketBatch }),
+    sink: jsonSink<TicketMetrics>({
+      store: output.store,
+      format: formatTicketBatch,
+      layout: settings.layout ?? 'flat',
+      gzip: settings.gzip ?? false,
+    }),
     checkpoint,
     deadLetters,
     window: { span: settings.window, ...(settings.maxRecords ? { maxRecords: settings.maxRecords } : {}) },
@@ -77,5 +116,6 @@ export async function runProcessor(settings: ProcessorSettings, parts: Processor
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
+    await Promise.allSettled(outputs.map((o) => o.close()));
   }
 }

@@ -12,6 +12,7 @@ import {
   type RequestType,
   type Ticket,
 } from './ticket';
+import { formatWithin, utcMinute } from './utc';
 
 /**
  * Which team handles a request type: one team for every priority, or a team per priority (every priority
@@ -64,17 +65,22 @@ interface Cell {
 }
 
 const MS_PER_HOUR = 3_600_000;
-const MS_PER_MINUTE = 60_000;
 
 /**
  * Returns a function that enriches a validated {@link Ticket}. The given tables replace the defaults of
  * {@link DEFAULT_ENRICHMENT} key by key (`teams`, `slaHours`, `priorityScores`, `securityBonus`).
  *
  * Every request type and priority pair is resolved when the enricher is created, into a table of
- * 6 × 4 cells, so enriching a ticket is a couple of array reads, a cached look-up of its UTC minute and
- * one new object. The returned function throws a `TypeError` for a ticket whose `request_type` or
- * `priority` is not one of the enumerations or whose `created_at_ms` is not an integer (a ticket that did
- * not come from the validator).
+ * 6 × 4 cells, so enriching a ticket is a couple of array reads, a cached look-up of its UTC minute
+ * (see {@link utcMinute}) and one new object.
+ *
+ * `created_at` is computed eagerly, not by a lazy getter: a real string property survives spreading,
+ * `structuredClone` and `JSON.stringify`, which a getter on a class prototype would not, and with the
+ * minute cache it costs two string concatenations instead of a `toISOString` call.
+ *
+ * The returned function throws a `TypeError` for a ticket whose `request_type` or `priority` is not one of
+ * the enumerations or whose `created_at_ms` is not an integer, and a `RangeError` for an instant outside
+ * the range of `Date` (tickets that did not come from the validator).
  *
  * @throws TypeError when a table misses a team for a request type and priority, or holds an SLA, score or
  *   bonus that is not a finite number.
@@ -91,11 +97,7 @@ export function createEnricher(tables: Partial<EnrichmentTables> = {}): (ticket:
     const cell = cells[requestTypeIndex(ticket.request_type) * 4 + priorityIndex(ticket.priority)];
     const createdAtMs = ticket.created_at_ms;
     if (cell === undefined || !Number.isInteger(createdAtMs)) throw notEnrichable(ticket);
-    const minute = Math.floor(createdAtMs / MS_PER_MINUTE);
-    const slot = minute & (MINUTE_CACHE_SIZE - 1);
-    if (cachedMinutes[slot] !== minute) cacheMinute(slot, minute);
-    const msOfMinute = createdAtMs - minute * MS_PER_MINUTE;
-    const second = (msOfMinute / 1000) | 0;
+    const minute = utcMinute(createdAtMs);
     return {
       ticket_id: ticket.ticket_id,
       client_id: ticket.client_id,
@@ -103,9 +105,9 @@ export function createEnricher(tables: Partial<EnrichmentTables> = {}): (ticket:
       request: ticket.request,
       request_type: ticket.request_type,
       priority: ticket.priority,
-      created_at: minutePrefixes[slot]! + SECOND_DOT[second]! + MILLIS_Z[msOfMinute - second * 1000]!,
-      event_date: minuteDates[slot]!,
-      event_hour: minuteHours[slot]!,
+      created_at: formatWithin(minute, createdAtMs),
+      event_date: minute.date,
+      event_hour: minute.hour,
       support_team: cell.team,
       sla_hours: cell.slaHours,
       sla_deadline_ms: createdAtMs + cell.slaMs,
@@ -191,36 +193,9 @@ function priorityIndex(priority: string): number {
 }
 
 function notEnrichable(ticket: Ticket): TypeError {
+  const { ticket_id: id, request_type: requestType, priority, created_at_ms: ms } = ticket;
   return new TypeError(
-    `cannot enrich ticket ${JSON.stringify(ticket.ticket_id)}: request_type ${JSON.stringify(ticket.request_type)}, ` +
-      `priority ${JSON.stringify(ticket.priority)} and created_at_ms ${ticket.created_at_ms} must come from ` +
-      'the validator',
+    `cannot enrich ticket ${JSON.stringify(id)}: request_type ${JSON.stringify(requestType)}, priority ` +
+      `${JSON.stringify(priority)} and created_at_ms ${ms} must come from the validator`,
   );
-}
-
-// ---------------------------------------------------------------------------------------------------
-// UTC calendar fields
-//
-// `created_at` is built eagerly rather than by a lazy getter: a real string property survives spreading,
-// `structuredClone` and `JSON.stringify`, which a getter on a class would not. It costs one look-up and two
-// concatenations: tickets of the same UTC minute share the `YYYY-MM-DDTHH:MM:` prefix, `event_date` and
-// `event_hour`, kept in a direct-mapped cache of MINUTE_CACHE_SIZE minutes (about 68 hours, more than a
-// window ever spans), and the `SS.` and `mmmZ` parts come from small tables. A miss costs one
-// `Date.prototype.toISOString`, whose text the result always matches.
-
-const MINUTE_CACHE_SIZE = 4096;
-const cachedMinutes = new Float64Array(MINUTE_CACHE_SIZE).fill(Number.NaN);
-const minutePrefixes: string[] = new Array<string>(MINUTE_CACHE_SIZE).fill('');
-const minuteDates: string[] = new Array<string>(MINUTE_CACHE_SIZE).fill('');
-const minuteHours = new Uint8Array(MINUTE_CACHE_SIZE);
-const SECOND_DOT: readonly string[] = Array.from({ length: 60 }, (_, i) => `${String(i).padStart(2, '0')}.`);
-const MILLIS_Z: readonly string[] = Array.from({ length: 1000 }, (_, i) => `${String(i).padStart(3, '0')}Z`);
-
-function cacheMinute(slot: number, minute: number): void {
-  const iso = new Date(minute * MS_PER_MINUTE).toISOString(); // ...THH:MM:00.000Z
-  const separator = iso.indexOf('T');
-  cachedMinutes[slot] = minute;
-  minutePrefixes[slot] = iso.slice(0, iso.length - 7);
-  minuteDates[slot] = iso.slice(0, separator);
-  minuteHours[slot] = Number(iso.slice(separator + 1, separator + 3));
 }

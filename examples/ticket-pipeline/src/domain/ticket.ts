@@ -45,7 +45,7 @@ export interface Ticket {
 
 /** A validated ticket with the fields the enrichment step derives from it. */
 export interface EnrichedTicket extends Ticket {
-  /** `created_at_ms` as an ISO-8601 UTC string with milliseconds and a `Z`, e.g. `2026-03-01T23:30:00.000Z`. */
+  /** `created_at_ms` as ISO-8601 UTC text with milliseconds and a `Z`: `2026-03-01T23:30:00.000Z`. */
   readonly created_at: string;
   /** The UTC calendar day of `created_at_ms`, as `YYYY-MM-DD`. */
   readonly event_date: string;

@@ -9,7 +9,8 @@
  * The code is written for throughput (about a million records a second on one thread, of which
  * `JSON.parse` takes most): one pass over the object, no exceptions apart from the one `JSON.parse` may
  * throw, a hand-written `created_at` parser instead of a regular expression or `Date.parse`, and no
- * allocation on the success path other than the returned ticket.
+ * allocation on the success path other than the returned ticket (and the trimmed, lowercased copy of an
+ * enumeration value spelled unusually, such as `' High'`).
  *
  * @module
  */
@@ -305,8 +306,8 @@ function daysInMonth(year: number, month: number): number {
 }
 
 /**
- * Days from 1970-01-01 to the given proleptic Gregorian date (Howard Hinnant's `days_from_civil`). Used
- * instead of `Date.UTC`, which is slower and maps years 0 to 99 onto 1900 to 1999.
+ * Days from 1970-01-01 to the given proleptic Gregorian date (Howard Hinnant's `days_from_civil`): plain
+ * arithmetic, and unlike `Date.UTC` it does not map years 0 to 99 onto 1900 to 1999.
  */
 function daysFromCivil(year: number, month: number, day: number): number {
   const y = month <= 2 ? year - 1 : year;
@@ -336,10 +337,12 @@ function createdAtReason(code: number, text: string): string {
  */
 function describe(value: unknown): string {
   if (typeof value === 'string') {
-    const quoted =
+    // JSON.stringify escapes control characters but leaves U+2028 and U+2029, which some readers split on.
+    const quoted = (
       value.length > QUOTE_LENGTH
         ? `${JSON.stringify(value.slice(0, QUOTE_LENGTH))}...`
-        : JSON.stringify(value);
+        : JSON.stringify(value)
+    ).replace(/[\u2028\u2029]/g, (c) => (c === '\u2028' ? '\\u2028' : '\\u2029'));
     // Escapes can make a short string long ("\u0001" is six characters for one).
     return quoted.length > QUOTE_LENGTH * 2 ? `${quoted.slice(0, QUOTE_LENGTH * 2)}...` : quoted;
   }

@@ -35,6 +35,17 @@ function reasonOf(result: Ticket | Rejection): string {
   return result.reason;
 }
 
+/** `±HH:MM` for an offset in minutes east of UTC. */
+function offsetText(minutes: number): string {
+  const abs = Math.abs(minutes);
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${minutes < 0 ? '-' : '+'}${pad(Math.trunc(abs / 60))}:${pad(abs % 60)}`;
+}
+
+const NOT_RFC3339 = 'field "created_at" must be an RFC 3339 date-time with a Z or ±HH:MM offset, got ';
+const REQUEST_TYPE_ENUM =
+  'field "request_type" must be one of technical, billing, account, security, feature_request, other, got ';
+
 function createdAtMs(createdAt: string): number {
   return ticketOf(parse(withField('created_at', createdAt))).created_at_ms;
 }
@@ -264,9 +275,7 @@ describe('parseTicket', () => {
       ['a free-text date', 'yesterday afternoon'],
       ['an empty string', ''],
     ])('rejects %s as not RFC 3339', (_name, text) => {
-      expect(reasonOf(parse(withField('created_at', text)))).toBe(
-        `field "created_at" must be an RFC 3339 date-time with a Z or ±HH:MM offset, got ${JSON.stringify(text)}`,
-      );
+      expect(reasonOf(parse(withField('created_at', text)))).toBe(`${NOT_RFC3339}${JSON.stringify(text)}`);
     });
 
     it.each([
@@ -323,13 +332,10 @@ describe('parseTicket', () => {
       fc.assert(
         fc.property(components, (c) => {
           const pad = (n: number, width = 2) => String(Math.abs(n)).padStart(width, '0');
-          const zone =
-            c.offset === undefined
-              ? 'Z'
-              : `${c.offset < 0 ? '-' : '+'}${pad(Math.trunc(Math.abs(c.offset) / 60))}:${pad(c.offset % 60)}`;
-          const text =
-            `${pad(c.year, 4)}-${pad(c.month)}-${pad(c.day)}T${pad(c.hour)}:${pad(c.minute)}:${pad(c.second)}` +
-            `${c.fraction === undefined ? '' : `.${c.fraction}`}${zone}`;
+          const zone = c.offset === undefined ? 'Z' : offsetText(c.offset);
+          const date = `${pad(c.year, 4)}-${pad(c.month)}-${pad(c.day)}`;
+          const time = `${pad(c.hour)}:${pad(c.minute)}:${pad(c.second)}`;
+          const text = `${date}T${time}${c.fraction === undefined ? '' : `.${c.fraction}`}${zone}`;
           const reference = new Date(0);
           reference.setUTCFullYear(c.year, c.month - 1, c.day);
           const realDay = reference.getUTCDate() === c.day;
@@ -399,10 +405,7 @@ describe('parseTicket', () => {
       expect(reasonOf(parse(withField('priority', 'urgent')))).toBe(
         'field "priority" must be one of low, medium, high, critical, got "urgent"',
       );
-      expect(reasonOf(parse(withField('request_type', 'sales')))).toBe(
-        'field "request_type" must be one of technical, billing, account, security, feature_request, other, ' +
-          'got "sales"',
-      );
+      expect(reasonOf(parse(withField('request_type', 'sales')))).toBe(`${REQUEST_TYPE_ENUM}"sales"`);
     });
 
     it.each([
@@ -424,9 +427,13 @@ describe('parseTicket', () => {
 
     it('truncates a long unknown value to 50 characters and escapes its newlines', () => {
       const reason = reasonOf(parse(withField('request_type', `a\nb${'z'.repeat(20_000)}`)));
+      expect(reason).toBe(`${REQUEST_TYPE_ENUM}"a\\nb${'z'.repeat(47)}"...`);
+    });
+
+    it('escapes the Unicode line and paragraph separators in a quoted value', () => {
+      const reason = reasonOf(parse(withField('priority', 'hi\u2028gh\u2029')));
       expect(reason).toBe(
-        'field "request_type" must be one of technical, billing, account, security, feature_request, other, ' +
-          `got "a\\nb${'z'.repeat(47)}"...`,
+        'field "priority" must be one of low, medium, high, critical, got "hi\\u2028gh\\u2029"',
       );
     });
 
@@ -471,9 +478,7 @@ describe('parseTicket', () => {
     fc.assert(
       fc.property(ticket, (t) => {
         const iso = new Date(t.at + t.offsetMinutes * 60_000).toISOString().slice(0, 23);
-        const sign = t.offsetMinutes < 0 ? '-' : '+';
-        const abs = Math.abs(t.offsetMinutes);
-        const zone = `${sign}${String(Math.trunc(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+        const zone = offsetText(t.offsetMinutes);
         const record = {
           ...t.extra,
           ticket_id: t.ticket_id,

@@ -3,7 +3,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 /** The repository root. */
-export const ROOT = resolve(import.meta.dirname, '../../..');
+export const ROOT = resolve(import.meta.dirname, '../../../..');
 const CLI = join(ROOT, 'examples/ticket-pipeline/src/cli.ts');
 
 /** What a finished CLI run printed. */

@@ -1,0 +1,311 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { isRejection } from '@ticketflow/core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { enrichTicket } from '../src/domain/enrich';
+import { generateTickets } from '../src/domain/generator';
+import { parseTicket } from '../src/domain/validate';
+import { readBatches, runCli, startCli } from './support/cli';
+import {
+  BROKERS,
+  bounceBroker,
+  CA_FILE,
+  createTopic,
+  ensureBroker,
+  freshTopic,
+  readTopic,
+  SASL_BROKERS,
+  SASL_PASSWORD,
+  SASL_USER,
+  TLS_BROKERS,
+} from './support/kafka';
+
+// One file, so the tests that stop the broker never overlap with the others.
+
+let dir: string;
+beforeAll(() => ensureBroker());
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ticketflow-kafka-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+afterAll(() => ensureBroker());
+
+/** What the batch files must add up to for `count` tickets of a seed, computed without the engine. */
+function expected(count: number, seed: number, badFraction: number) {
+  const tickets = generateTickets({ seed, badFraction });
+  const byType: Record<string, number> = {};
+  const byPriority: Record<string, number> = {};
+  const byTeam: Record<string, number> = {};
+  let valid = 0;
+  let invalid = 0;
+  for (let i = 0; i < count; i++) {
+    const ticket = parseTicket(tickets.next().value, { lane: 't', offset: i });
+    if (isRejection(ticket)) {
+      invalid += 1;
+      continue;
+    }
+    const t = enrichTicket(ticket);
+    valid += 1;
+    byType[t.request_type] = (byType[t.request_type] ?? 0) + 1;
+    byPriority[t.priority] = (byPriority[t.priority] ?? 0) + 1;
+    byTeam[t.support_team] = (byTeam[t.support_team] ?? 0) + 1;
+  }
+  return { valid, invalid, byType, byPriority, byTeam };
+}
+
+function totals(batches: Array<Record<string, unknown>>) {
+  const sum = (field: string, key: string, value: string) => {
+    const out: Record<string, number> = {};
+    for (const b of batches) {
+      for (const row of b[field] as Array<Record<string, string | number>>) {
+        out[row[key] as string] = (out[row[key] as string] ?? 0) + (row[value] as number);
+      }
+    }
+    return out;
+  };
+  return {
+    valid: batches.reduce((s, b) => s + (b.total_tickets as number), 0),
+    invalid: batches.reduce((s, b) => s + (b.invalid_tickets as number), 0),
+    byType: sum('by_type', 'request_type', 'count_by_request_type'),
+    byPriority: sum('by_priority', 'priority', 'count_by_priority'),
+    byTeam: sum('by_team', 'support_team', 'count_by_support_team'),
+  };
+}
+
+async function produce(topic: string, count: number, seed: number, badFraction: number, brokers = BROKERS) {
+  const result = await runCli([
+    'produce',
+    '--brokers',
+    brokers,
+    '--topic',
+    topic,
+    '--count',
+    String(count),
+    '--seed',
+    String(seed),
+    '--bad-fraction',
+    String(badFraction),
+  ]);
+  expect(result.stderr).toContain(`${count} delivered, 0 failed`);
+  expect(result.code).toBe(0);
+}
+
+/** Sums every batch file of a folder; files are read whole, so a partial one fails the parse. */
+async function recordsIn(out: string): Promise<number> {
+  try {
+    const batches = await readBatches(out);
+    return batches.reduce((s, b) => s + (b.total_tickets as number) + (b.invalid_tickets as number), 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+}
+
+async function waitFor(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 90_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+function processArgs(topic: string, out: string, extra: string[] = []) {
+  return ['process', '--brokers', BROKERS, '--topic', topic, '--group', `g-${topic}`, '--out', out, ...extra];
+}
+
+describe('ticket pipeline on a real Kafka broker', () => {
+  it('processes every produced ticket into batch files whose totals and breakdowns match', async () => {
+    const topic = freshTopic('tickets');
+    await createTopic(topic, 3);
+    await produce(topic, 6000, 11, 0.05);
+    const out = join(dir, 'metrics');
+    const processor = startCli(processArgs(topic, out, ['--window', '1s']));
+    await waitFor(async () => (await recordsIn(out)) >= 6000, 'every record in a batch file');
+    processor.child.kill('SIGTERM');
+    const result = await processor.done;
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('[✓] JSON metrics written →');
+
+    const batches = await readBatches(out);
+    expect(batches.map((b) => b.batch_id)).toEqual(batches.map((_, i) => i));
+    const want = expected(6000, 11, 0.05);
+    expect(totals(batches)).toEqual(want);
+
+    // Invalid records land in the dead-letter topic with their reason and origin.
+    const letters = await readTopic(`${topic}.dlq`, want.invalid);
+    expect(letters).toHaveLength(want.invalid);
+    for (const letter of letters) {
+      expect(letter.headers.reason?.length).toBeGreaterThan(0);
+      expect(letter.headers.original_topic).toBe(topic);
+      expect(['0', '1', '2']).toContain(letter.headers.original_partition);
+      expect(Number(letter.headers.original_offset)).toBeGreaterThanOrEqual(0);
+    }
+    const origin = letters[0]!;
+    const source = await readTopic(topic, 6000);
+    const original = source.find(
+      (m) =>
+        String(m.partition) === origin.headers.original_partition &&
+        String(m.offset) === origin.headers.original_offset,
+    );
+    expect(original?.value).toBe(origin.value);
+  });
+
+  it('keeps totals exact when the processor is killed with SIGKILL mid-run and restarted', async () => {
+    const topic = freshTopic('crash');
+    await createTopic(topic, 3);
+    const out = join(dir, 'metrics');
+    const total = 30_000;
+    await produce(topic, total, 21, 0.02);
+    // Small batches and static membership: each restart resumes at once from the checkpoint.
+    const args = processArgs(topic, out, [
+      '--window',
+      '200ms',
+      '--max-records',
+      '500',
+      '--instance-id',
+      `i-${topic}`,
+    ]);
+    const kills: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      const before = await recordsIn(out);
+      const processor = startCli(args);
+      await waitFor(async () => (await recordsIn(out)) > before, 'a new batch');
+      processor.child.kill('SIGKILL');
+      await processor.done;
+      kills.push(await recordsIn(out));
+    }
+    expect(kills[kills.length - 1]).toBeLessThan(total);
+    const processor = startCli(args);
+    await waitFor(async () => (await recordsIn(out)) >= total, 'every record after the restarts');
+    processor.child.kill('SIGTERM');
+    expect((await processor.done).code).toBe(0);
+
+    const batches = await readBatches(out);
+    expect(batches.map((b) => b.batch_id)).toEqual(batches.map((_, i) => i));
+    expect(totals(batches)).toEqual(expected(total, 21, 0.02));
+    const names = await readdir(out);
+    expect(names.filter((n) => n.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('recovers with nothing lost when the broker stops and starts again mid-run', async () => {
+    const topic = freshTopic('bounce');
+    await createTopic(topic, 3);
+    const out = join(dir, 'metrics');
+    await produce(topic, 4000, 31, 0);
+    const processor = startCli(processArgs(topic, out, ['--window', '500ms', '--instance-id', `i-${topic}`]));
+    await waitFor(async () => (await recordsIn(out)) >= 4000, 'the first records');
+    await bounceBroker(3_000);
+    await produce(topic, 4000, 32, 0);
+    await waitFor(async () => (await recordsIn(out)) >= 8000, 'the records produced after the restart');
+    processor.child.kill('SIGTERM');
+    expect((await processor.done).code).toBe(0);
+    const batches = await readBatches(out);
+    expect(totals(batches).valid).toBe(8000);
+    expect(batches.map((b) => b.batch_id)).toEqual(batches.map((_, i) => i));
+  });
+
+  it('reads through SASL SCRAM and TLS listeners', async () => {
+    const topic = freshTopic('secure');
+    await createTopic(topic, 1);
+    await produce(topic, 200, 41, 0);
+    for (const [name, args] of [
+      [
+        'scram',
+        [
+          '--brokers',
+          SASL_BROKERS,
+          '--sasl-mechanism',
+          'scram-sha-512',
+          '--sasl-username',
+          SASL_USER,
+          '--sasl-password',
+          SASL_PASSWORD,
+        ],
+      ],
+      ['tls', ['--brokers', TLS_BROKERS, '--ssl', '--ssl-ca', CA_FILE]],
+    ] as const) {
+      const out = join(dir, name);
+      const processor = startCli([
+        'process',
+        ...args,
+        '--topic',
+        topic,
+        '--group',
+        `g-${name}-${topic}`,
+        '--out',
+        out,
+        '--window',
+        '500ms',
+        '--log-level',
+        'debug',
+      ]);
+      await waitFor(async () => (await recordsIn(out)) >= 200, `records over ${name}`);
+      processor.child.kill('SIGTERM');
+      const result = await processor.done;
+      expect(result.code).toBe(0);
+      expect(result.stderr + result.stdout).not.toContain(SASL_PASSWORD);
+    }
+  });
+
+  it('fails with a one-line error and a non-zero exit on a wrong SASL password, never printing it', async () => {
+    const password = 'not-the-password-7f3a9c';
+    const result = await runCli(
+      [
+        'process',
+        '--brokers',
+        SASL_BROKERS,
+        '--topic',
+        'client_tickets',
+        '--out',
+        join(dir, 'o'),
+        '--log-level',
+        'debug',
+      ],
+      {
+        env: {
+          KAFKA_SASL_MECHANISM: 'SCRAM-SHA-256',
+          KAFKA_SASL_USERNAME: SASL_USER,
+          KAFKA_SASL_PASSWORD: password,
+        },
+      },
+    );
+    expect(result.code).toBe(1);
+    const errors = result.stderr.split('\n').filter((l) => l.startsWith('ticket-pipeline:'));
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toMatch(/refused the SASL credentials/);
+    expect(result.stderr + result.stdout).not.toContain(password);
+  });
+
+  it('fails with a clear one-line error when the topic does not exist', async () => {
+    const result = await runCli(processArgs(freshTopic('missing'), join(dir, 'o')));
+    expect(result.code).toBe(1);
+    expect(result.stderr.split('\n').filter((l) => l.startsWith('ticket-pipeline:'))).toEqual([
+      expect.stringMatching(
+        /^ticket-pipeline: topic "missing-[0-9a-f]+" does not exist on 127\.0\.0\.1:9092$/,
+      ),
+    ]);
+  });
+
+  it('fails with a one-line error when no broker answers', async () => {
+    const result = await runCli([
+      'process',
+      '--brokers',
+      '127.0.0.1:1',
+      '--topic',
+      'client_tickets',
+      '--out',
+      join(dir, 'o'),
+    ]);
+    expect(result.code).toBe(1);
+    expect(result.stderr.split('\n').filter((l) => l.startsWith('ticket-pipeline:'))).toEqual([
+      expect.stringMatching(/cannot reach the brokers at 127\.0\.0\.1:1/),
+    ]);
+    const checkpoint = await readFile(join(dir, 'o', '_checkpoint', 'offsets', '0.json'), 'utf8').catch(
+      () => 'none',
+    );
+    expect(checkpoint).toBe('none');
+  });
+});

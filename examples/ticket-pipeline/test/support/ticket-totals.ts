@@ -1,0 +1,47 @@
+import { isRejection } from '@ticketflow/core';
+import { enrichTicket } from '../../src/domain/enrich';
+import { parseTicket } from '../../src/domain/validate';
+
+/** Totals of a ticket file computed with plain loops, independent of the engine. */
+export interface TicketTotals {
+  readonly valid: number;
+  readonly invalid: number;
+  readonly byType: Record<string, number>;
+  readonly byTeam: Record<string, number>;
+}
+
+/** Validates and enriches every line as the pipeline does, and counts. */
+export function expectedTotals(lines: readonly string[]): TicketTotals {
+  const byType: Record<string, number> = {};
+  const byTeam: Record<string, number> = {};
+  let valid = 0;
+  let invalid = 0;
+  for (const [i, line] of lines.entries()) {
+    const ticket = parseTicket(line, { lane: 'input', offset: i });
+    if (isRejection(ticket)) {
+      invalid += 1;
+      continue;
+    }
+    const t = enrichTicket(ticket);
+    valid += 1;
+    byType[t.request_type] = (byType[t.request_type] ?? 0) + 1;
+    byTeam[t.support_team] = (byTeam[t.support_team] ?? 0) + 1;
+  }
+  return { valid, invalid, byType, byTeam };
+}
+
+/** Adds up one list field of batch objects by key, such as `by_type` by `request_type`. */
+export function sumRows(
+  batches: ReadonlyArray<Record<string, unknown>>,
+  field: string,
+  key: string,
+  value: string,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const b of batches) {
+    for (const row of b[field] as Array<Record<string, string | number>>) {
+      out[row[key] as string] = (out[row[key] as string] ?? 0) + (row[value] as number);
+    }
+  }
+  return out;
+}
