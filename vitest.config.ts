@@ -7,6 +7,7 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['ticketflow-source', 'import', 'node', 'default'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
+    exclude: ['**/node_modules/**', '**/*.serial.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

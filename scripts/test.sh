@@ -14,6 +14,8 @@ for service in scripts/services/*.sh; do
 done
 echo "== tests"
 pnpm exec vitest run
+echo "== tests that restart services"
+pnpm exec vitest run --config vitest.serial.config.ts
 echo "== packages"
 pnpm build
 pnpm publint

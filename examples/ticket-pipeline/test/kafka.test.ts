@@ -9,7 +9,6 @@ import { parseTicket } from '../src/domain/validate';
 import { readBatches, runCli, startCli } from './support/cli';
 import {
   BROKERS,
-  bounceBroker,
   CA_FILE,
   createTopic,
   ensureBroker,
@@ -20,8 +19,6 @@ import {
   SASL_USER,
   TLS_BROKERS,
 } from './support/kafka';
-
-// One file, so the tests that stop the broker never overlap with the others.
 
 let dir: string;
 beforeAll(() => ensureBroker());
@@ -188,23 +185,6 @@ describe('ticket pipeline on a real Kafka broker', () => {
     expect(totals(batches)).toEqual(expected(total, 21, 0.02));
     const names = await readdir(out);
     expect(names.filter((n) => n.endsWith('.tmp'))).toEqual([]);
-  });
-
-  it('recovers with nothing lost when the broker stops and starts again mid-run', async () => {
-    const topic = freshTopic('bounce');
-    await createTopic(topic, 3);
-    const out = join(dir, 'metrics');
-    await produce(topic, 4000, 31, 0);
-    const processor = startCli(processArgs(topic, out, ['--window', '500ms', '--instance-id', `i-${topic}`]));
-    await waitFor(async () => (await recordsIn(out)) >= 4000, 'the first records');
-    await bounceBroker(3_000);
-    await produce(topic, 4000, 32, 0);
-    await waitFor(async () => (await recordsIn(out)) >= 8000, 'the records produced after the restart');
-    processor.child.kill('SIGTERM');
-    expect((await processor.done).code).toBe(0);
-    const batches = await readBatches(out);
-    expect(totals(batches).valid).toBe(8000);
-    expect(batches.map((b) => b.batch_id)).toEqual(batches.map((_, i) => i));
   });
 
   it('reads through SASL SCRAM and TLS listeners', async () => {

@@ -3,7 +3,6 @@ import { TicketflowError } from '@ticketflow/core';
 import { type ClientError, fromClientError, isAuthenticationError } from './kafka-errors';
 
 /** The client library, loaded lazily so that importing ticketflow never loads native code by itself. */
-// biome-ignore lint/suspicious/noExplicitAny: the native module's types are imported where used
 export type KafkaModule = typeof import('@confluentinc/kafka-javascript');
 
 let loaded: KafkaModule | undefined;

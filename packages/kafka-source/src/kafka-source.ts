@@ -103,6 +103,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
   let assigned: TopicPartition[] = [];
   let isConnected = false;
   const nextOffset = new Map<number, number>();
+  let acknowledged: Positions = {};
 
   const source: KafkaSource = {
     name: `kafka:${topic}`,
@@ -135,7 +136,9 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
           subscriber.error(fromClientError(error, what, brokers));
         };
 
-        const startOf = (partition: number): number | undefined => context.startAt[laneOf(topic, partition)];
+        acknowledged = context.startAt;
+        // After a rebalance, partitions restart from the last acknowledged batch, not from where the run began.
+        const startOf = (partition: number): number | undefined => acknowledged[laneOf(topic, partition)];
         const rebalance = (error: LibrdKafkaError, assignment: TopicPartition[]) => {
           const c = client;
           if (error.code === RDKAFKA.ASSIGN_PARTITIONS) {
@@ -280,6 +283,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       });
     },
     async acknowledge(_range, positions: Positions) {
+      acknowledged = positions;
       const c = consumer;
       if (c === undefined) return;
       const commits = assigned

@@ -1,0 +1,88 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readBatches, runCli, startCli } from './support/cli';
+import { BROKERS, bounceBroker, createTopic, ensureBroker, freshTopic } from './support/kafka';
+
+// Stopping the broker would disturb every other Kafka test, so this file runs alone, after them
+// (vitest.serial.config.ts).
+
+let dir: string;
+beforeAll(async () => {
+  ensureBroker();
+  dir = await mkdtemp(join(tmpdir(), 'ticketflow-bounce-'));
+});
+afterAll(async () => {
+  ensureBroker();
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function recordsIn(out: string): Promise<number> {
+  try {
+    return (await readBatches(out)).reduce(
+      (s, b) => s + (b.total_tickets as number) + (b.invalid_tickets as number),
+      0,
+    );
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
+}
+
+async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function produce(topic: string, count: number, seed: number) {
+  const result = await runCli([
+    'produce',
+    '--brokers',
+    BROKERS,
+    '--topic',
+    topic,
+    '--count',
+    String(count),
+    '--seed',
+    String(seed),
+  ]);
+  expect(result.stderr).toContain(`${count} delivered, 0 failed`);
+}
+
+describe('Kafka broker restart', () => {
+  it('recovers with nothing lost when the broker stops and starts again mid-run', async () => {
+    const topic = freshTopic('bounce');
+    await createTopic(topic, 3);
+    const out = join(dir, 'metrics');
+    await produce(topic, 4000, 31);
+    const processor = startCli([
+      'process',
+      '--brokers',
+      BROKERS,
+      '--topic',
+      topic,
+      '--group',
+      `g-${topic}`,
+      '--out',
+      out,
+      '--window',
+      '500ms',
+      '--instance-id',
+      `i-${topic}`,
+    ]);
+    await waitFor(async () => (await recordsIn(out)) >= 4000, 'the first records');
+    await bounceBroker(3_000);
+    await produce(topic, 4000, 32);
+    await waitFor(async () => (await recordsIn(out)) >= 8000, 'the records produced after the restart');
+    processor.child.kill('SIGTERM');
+    const result = await processor.done;
+    expect(result.code).toBe(0);
+    const batches = await readBatches(out);
+    expect(batches.reduce((s, b) => s + (b.total_tickets as number), 0)).toBe(8000);
+    expect(batches.map((b) => b.batch_id)).toEqual(batches.map((_, i) => i));
+  });
+});
