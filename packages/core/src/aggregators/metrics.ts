@@ -19,6 +19,20 @@ export type MetricsResult<S extends Record<string, AnyAggregator>> = {
   -readonly [K in keyof S]: ResultOfAny<S[K]>;
 };
 
+type AddFunction = (acc: unknown[], input: unknown) => unknown[];
+
+/**
+ * Builds `add` with one call site per member instead of a loop: each site then sees a single function,
+ * which the JIT can inline, where a loop's shared site sees them all and cannot. The generated source
+ * holds only indices; the members themselves are passed in as arguments.
+ */
+function unrolledAdd(members: readonly AnyAggregator[]): AddFunction {
+  const params = members.map((_, i) => `m${i}`);
+  const body = members.map((_, i) => `acc[${i}] = m${i}.add(acc[${i}], input);`).join('\n');
+  const factory = new Function(...params, `return function add(acc, input) {\n${body}\nreturn acc;\n};`);
+  return factory(...members) as AddFunction;
+}
+
 /**
  * Composes named aggregators into one. Each input is folded into every member; the result is an object
  * with the members' results under their names, in the spec's order, and its type is inferred.
@@ -41,10 +55,7 @@ export function metrics<const S extends Record<string, AnyAggregator>>(
   const size = members.length;
   return {
     init: () => members.map((member) => member.init()),
-    add: (acc, input) => {
-      for (let i = 0; i < size; i++) acc[i] = (members[i] as AnyAggregator).add(acc[i], input);
-      return acc;
-    },
+    add: unrolledAdd(members),
     merge: (a, b) => {
       for (let i = 0; i < size; i++) a[i] = (members[i] as AnyAggregator).merge(a[i], b[i]);
       return a;
