@@ -15,7 +15,6 @@ import { parseArgs } from 'node:util';
 import { blobCheckpointStore, createPipeline, isRejection, localBlobStore } from '@ticketflow/core';
 import { jsonSink } from '@ticketflow/json-sink';
 import { createKafkaProducer, kafkaSource } from '@ticketflow/kafka-source';
-import { kafkaModule } from '../packages/kafka-source/src/client';
 import { enrichTicket } from '../examples/ticket-pipeline/src/domain/enrich';
 import { generateTickets } from '../examples/ticket-pipeline/src/domain/generator';
 import { parseTicket } from '../examples/ticket-pipeline/src/domain/validate';
@@ -25,6 +24,7 @@ import {
   ticketDecoder,
   ticketMetrics,
 } from '../examples/ticket-pipeline/src/ticket-metrics';
+import { kafkaModule } from '../packages/kafka-source/src/client';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
@@ -32,7 +32,9 @@ const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
 async function createTopic(topic: string, partitions: number): Promise<void> {
   const admin = kafkaModule().AdminClient.create({ 'bootstrap.servers': BROKERS });
   await new Promise<void>((ok, fail) =>
-    admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, 15_000, (e) => (e ? fail(e) : ok())),
+    admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, 15_000, (e) =>
+      e ? fail(e) : ok(),
+    ),
   );
   admin.disconnect();
 }
@@ -50,7 +52,11 @@ async function produce(topic: string, count: number): Promise<number> {
 async function plainLoop(topic: string, count: number): Promise<number> {
   const Kafka = kafkaModule();
   const consumer = new Kafka.KafkaConsumer(
-    { 'bootstrap.servers': BROKERS, 'group.id': `plain-${randomUUID()}`, 'enable.auto.commit': false } as never,
+    {
+      'bootstrap.servers': BROKERS,
+      'group.id': `plain-${randomUUID()}`,
+      'enable.auto.commit': false,
+    } as never,
     { 'auto.offset.reset': 'earliest' },
   );
   await new Promise<void>((ok, fail) => consumer.connect({ timeout: 15_000 }, (e) => (e ? fail(e) : ok())));
@@ -120,7 +126,8 @@ async function main(): Promise<void> {
     options: { count: { type: 'string', default: '1000000' } },
   });
   const count = Number(values.count);
-  if (!process.env.KAFKA_BROKERS) execFileSync('bash', [join(ROOT, 'scripts/kafka/start.sh')], { stdio: 'inherit' });
+  if (!process.env.KAFKA_BROKERS)
+    execFileSync('bash', [join(ROOT, 'scripts/kafka/start.sh')], { stdio: 'inherit' });
   const topic = `bench-${randomUUID().slice(0, 8)}`;
   await createTopic(topic, 3);
   const produceMs = await produce(topic, count);
@@ -129,7 +136,9 @@ async function main(): Promise<void> {
   const { ms, batches } = await processor(topic, count);
   const rate = (t: number) => Math.round((count * 1000) / t).toLocaleString('en');
   console.log(`plain consumer loop   ${rate(loopMs).padStart(10)} tickets/s`);
-  console.log(`ticket processor      ${rate(ms).padStart(10)} tickets/s  (${batches} batch files, 5 s windows)`);
+  console.log(
+    `ticket processor      ${rate(ms).padStart(10)} tickets/s  (${batches} batch files, 5 s windows)`,
+  );
   console.log(`processor time / loop time = ${(ms / loopMs).toFixed(3)}  (target: ≥ 150,000 tickets/s)`);
 }
 

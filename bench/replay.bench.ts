@@ -9,7 +9,6 @@ import { execFileSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import { parseArgs } from 'node:util';
 import { createPipeline, isRejection, lineSource, memoryCheckpointStore } from '@ticketflow/core';
 import { enrichTicket } from '../examples/ticket-pipeline/src/domain/enrich';
@@ -74,16 +73,15 @@ async function loop(path: string): Promise<Omit<Measurement, 'mode' | 'peakRssMb
   let scoreTotal = 0;
   let line = 0;
   const context = { lane: 'input', offset: 0 };
-  const decoder = new StringDecoder('utf8');
-  let carry = '';
-  for await (const block of createReadStream(path, { highWaterMark: 1 << 20 })) {
-    const text = carry + decoder.write(block as Buffer);
+  let carry: Buffer | undefined;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    const bytes = carry === undefined ? (chunk as Buffer) : Buffer.concat([carry, chunk as Buffer]);
     let start = 0;
     for (;;) {
-      const end = text.indexOf('\n', start);
+      const end = bytes.indexOf(10, start);
       if (end === -1) break;
       context.offset = line++;
-      const ticket = parseTicket(text.slice(start, end), context);
+      const ticket = parseTicket(bytes.toString('utf8', start, end), context);
       start = end + 1;
       if (isRejection(ticket)) {
         invalid++;
@@ -105,7 +103,7 @@ async function loop(path: string): Promise<Omit<Measurement, 'mode' | 'peakRssMb
       scoreTotal += t.priority_score;
       sla.add(t.sla_hours);
     }
-    carry = text.slice(start);
+    carry = start < bytes.length ? Buffer.from(bytes.subarray(start)) : undefined;
   }
   const [median, p90, p99] = sla.quantiles([0.5, 0.9, 0.99]);
   const ms = performance.now() - started;

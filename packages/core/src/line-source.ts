@@ -1,5 +1,4 @@
 import { createReadStream } from 'node:fs';
-import { StringDecoder } from 'node:string_decoder';
 import { Observable } from 'rxjs';
 import { TicketflowError } from './errors';
 import type { RecordChunk, Source } from './source';
@@ -39,42 +38,49 @@ export function lineSource(options: LineSourceOptions): Source<string> {
           (options.path === '-'
             ? process.stdin
             : createReadStream(options.path, { highWaterMark: readSize }));
-        const decoder = new StringDecoder('utf8');
         const floor = context.startAt[lane] ?? 0;
-        let carry = '';
+        // Lines are decoded one by one from the bytes, not as whole blocks: a block holding a single
+        // non-ASCII character would decode to a two-byte string, and every line sliced from it would be
+        // slower to parse. A newline byte never occurs inside a multi-byte character, so each line decodes
+        // on its own.
+        let carry: Buffer | undefined;
         let line = 0;
-        const emit = (text: string, final: boolean) => {
+        const emit = (block: Buffer, final: boolean) => {
+          const bytes = carry === undefined ? block : Buffer.concat([carry, block]);
+          carry = undefined;
           const values: string[] = [];
           const offsets: number[] = [];
           let start = 0;
           for (;;) {
-            const end = text.indexOf('\n', start);
+            const end = bytes.indexOf(10, start);
             if (end === -1) break;
-            const length = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 - start : end - start;
-            if (length > 0 && line >= floor) {
-              values.push(text.substr(start, length));
+            const stop = end > start && bytes[end - 1] === 13 ? end - 1 : end;
+            if (stop > start && line >= floor) {
+              values.push(bytes.toString('utf8', start, stop));
               offsets.push(line);
             }
             line += 1;
             start = end + 1;
           }
-          carry = text.slice(start);
-          if (final && carry.length > 0) {
-            const last = carry.endsWith('\r') ? carry.slice(0, -1) : carry;
-            if (last.length > 0 && line >= floor) {
-              values.push(last);
-              offsets.push(line);
+          if (start < bytes.length) {
+            if (final) {
+              const stop = bytes[bytes.length - 1] === 13 ? bytes.length - 1 : bytes.length;
+              if (stop > start && line >= floor) {
+                values.push(bytes.toString('utf8', start, stop));
+                offsets.push(line);
+              }
+              line += 1;
+            } else {
+              carry = Buffer.from(bytes.subarray(start));
             }
-            line += 1;
-            carry = '';
           }
           if (values.length > 0) subscriber.next({ lane, values, offsets });
         };
         const onData = (block: Buffer | string) => {
-          emit(carry + (typeof block === 'string' ? block : decoder.write(block)), false);
+          emit(typeof block === 'string' ? Buffer.from(block) : block, false);
         };
         const onEnd = () => {
-          emit(carry + decoder.end(), true);
+          emit(Buffer.alloc(0), true);
           subscriber.complete();
         };
         const onError = (error: Error) => {
