@@ -124,6 +124,31 @@ async function loop(path: string): Promise<Omit<Measurement, 'mode' | 'peakRssMb
   return { tickets: valid, invalid, ms, check };
 }
 
+/** The floor: read lines and JSON.parse them, nothing else. */
+async function parseOnly(path: string): Promise<Omit<Measurement, 'mode' | 'peakRssMb'>> {
+  const started = performance.now();
+  let valid = 0;
+  let invalid = 0;
+  let carry: Buffer | undefined;
+  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) {
+    const bytes = carry === undefined ? (chunk as Buffer) : Buffer.concat([carry, chunk as Buffer]);
+    let start = 0;
+    for (;;) {
+      const end = bytes.indexOf(10, start);
+      if (end === -1) break;
+      try {
+        JSON.parse(bytes.toString('utf8', start, end));
+        valid++;
+      } catch {
+        invalid++;
+      }
+      start = end + 1;
+    }
+    carry = start < bytes.length ? Buffer.from(bytes.subarray(start)) : undefined;
+  }
+  return { tickets: valid, invalid, ms: performance.now() - started, check: '' };
+}
+
 /** The engine: the ticket pipeline as the CLI builds it, one window, output to a temporary folder. */
 async function engine(path: string): Promise<Omit<Measurement, 'mode' | 'peakRssMb'>> {
   const started = performance.now();
@@ -164,7 +189,7 @@ async function engine(path: string): Promise<Omit<Measurement, 'mode' | 'peakRss
   return { tickets: summary.records, invalid: summary.invalidRecords, ms, check };
 }
 
-function measure(mode: 'loop' | 'engine', path: string): Measurement {
+function measure(mode: 'loop' | 'engine' | 'parse', path: string): Measurement {
   const out = execFileSync(
     process.execPath,
     [
@@ -196,7 +221,7 @@ async function main(): Promise<void> {
     },
   });
   if (values.child) {
-    const run = values.child === 'loop' ? loop : engine;
+    const run = values.child === 'loop' ? loop : values.child === 'parse' ? parseOnly : engine;
     const result = await run(values.file as string);
     const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
     console.log(JSON.stringify({ mode: values.child, peakRssMb, ...result }));
@@ -231,6 +256,10 @@ async function main(): Promise<void> {
   );
   console.log(`  engine time / loop time = ${(e.ms / l.ms).toFixed(3)}  (target ≤ 1.25)`);
   console.log(`  engine tickets/s ≥ 500,000: ${rate(e) >= 500_000 ? 'yes' : 'NO'}`);
+  const floor = measure('parse', path);
+  console.log(
+    `  for scale: reading lines and JSON.parse alone runs at ${rate(floor).toLocaleString('en')} lines/s here (${((floor.ms / (floor.tickets + floor.invalid)) * 1000).toFixed(2)} µs a line)`,
+  );
 
   const big = Number(values.big);
   if (big > 0) {

@@ -89,7 +89,8 @@ const identity = <T>(value: T): T => value;
  *
  * Windows end every `span` from subscription (as a processing-time trigger does); a window reaching
  * `maxRecords` closes early. A window in which nothing arrived emits nothing. When the source completes,
- * the open window is emitted, then the stream completes. Each lane is folded into its own accumulator
+ * the open window is emitted, then the stream completes; if a replay is still incomplete then, nothing
+ * more is emitted. Each lane is folded into its own accumulator
  * and the lanes are merged in name order when the window closes, so the result does not depend on how
  * the lanes were interleaved.
  *
@@ -247,8 +248,13 @@ export function microBatch<R, T, Acc>(
         },
         error: (error) => subscriber.error(error),
         complete: () => {
-          // A replay whose range can no longer be read in full still yields its batch, so the run ends.
-          finishReplay();
+          if (replay !== undefined) {
+            // A replay cut short would commit a smaller batch and skip the rest of its range for good:
+            // emit nothing, so the next run replays it again, and nothing read after it either, so batch
+            // ids keep their order.
+            subscriber.complete();
+            return;
+          }
           closeCurrent();
           subscriber.complete();
         },

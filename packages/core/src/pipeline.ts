@@ -275,6 +275,17 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
         ? failure
         : toTicketflowError(failure, 'SOURCE_FAILED', `${source.name} failed`);
     }
+    if (
+      pending &&
+      summary.lastBatchId === undefined &&
+      Object.keys(pending.range).length > 0 &&
+      !abort.signal.aborted
+    ) {
+      throw new TicketflowError(
+        'SOURCE_FAILED',
+        `${source.name} ended before batch ${pending.batchId} could be rebuilt over its recorded input ${JSON.stringify(pending.range)}`,
+      );
+    }
     const closeFailure = closing.find((result) => result.status === 'rejected');
     if (closeFailure) throw toTicketflowError(closeFailure.reason, 'INTERNAL', 'cannot close the pipeline');
     return summary;

@@ -164,6 +164,19 @@ describe('microBatch', () => {
     expect(spec.result(out[0]!.accumulator).sum).toBe(16);
   });
 
+  it('emits nothing when the source ends before a replayed window is complete', () => {
+    const out: Array<WindowBatch<Acc>> = [];
+    from([chunk('a', 5, [1, 2]), chunk('b', 0, [3])])
+      .pipe(
+        microBatch({
+          aggregator: spec,
+          replay: { range: { a: { from: 5, to: 9 } }, windowStart: 1, windowEnd: 2 },
+        }),
+      )
+      .subscribe((batch) => out.push(batch));
+    expect(out).toEqual([]);
+  });
+
   it('drops records below the committed positions', () => {
     const out: Array<WindowBatch<Acc>> = [];
     from([chunk('p', 0, [1, 2, 3, 4])])

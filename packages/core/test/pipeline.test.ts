@@ -150,6 +150,40 @@ describe('createPipeline', () => {
     expect(restarted.lastContext?.startAt).toEqual({ memory: 2 });
   });
 
+  it('fails clearly, committing nothing, when the source ends before a pending batch is rebuilt', async () => {
+    const checkpoint = memoryCheckpointStore();
+    const events = [{ values: ['1', '2', '3', '4'] }];
+    const crashed = createPipeline({
+      source: memorySource(events),
+      decode,
+      metrics: spec,
+      sink: memorySink<unknown>({ failOn: new Set([0]) }),
+      checkpoint,
+    });
+    await expect(crashed.run()).rejects.toMatchObject({ code: 'SINK_FAILED' });
+
+    const shorter = memorySink<unknown>();
+    const cut = createPipeline({
+      source: memorySource([{ values: ['1', '2'] }]),
+      decode,
+      metrics: spec,
+      sink: shorter,
+      checkpoint,
+    });
+    await expect(cut.run()).rejects.toThrow(/ended before batch 0 could be rebuilt/);
+    expect(shorter.batches).toEqual([]);
+
+    const whole = memorySink<unknown>();
+    await createPipeline({
+      source: memorySource(events),
+      decode,
+      metrics: spec,
+      sink: whole,
+      checkpoint,
+    }).run();
+    expect(whole.batches.map((b) => [b.batchId, b.metrics])).toEqual([[0, { total: 4, sum: 10 }]]);
+  });
+
   it('writes the last open batch and resolves when stopped', async () => {
     const source = memorySource([{ values: ['1', '2'] }]);
     const sink = memorySink<unknown>();
