@@ -6,6 +6,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/setup-system.sh
 bash scripts/setup-moto.sh
+bash scripts/setup-compose.sh
 # The Kafka client builds librdkafka from its bundled source instead of downloading a prebuilt binary,
 # which works offline and links the system's OpenSSL and SASL.
 export CKJS_LINKING=dynamic

@@ -5,7 +5,7 @@ import { runProcessor } from './commands/processor';
 import { produce } from './commands/produce';
 import { COMMANDS, type CommandName, readSettings, usage } from './config';
 import { kafkaConnection } from './kafka-settings';
-import { createLogger, secretScrubber } from './logger';
+import { ambientSecrets, createLogger, secretScrubber } from './logger';
 import { generatorSource } from './sources/generator-source';
 
 /** Exit codes: 0 success, 1 a runtime failure, 2 a usage or configuration error. */
@@ -75,7 +75,13 @@ export async function main(argv: readonly string[]): Promise<number> {
         topic: settings.deadLetterTopic ?? `${settings.topic}.dlq`,
         onWarning: (m) => logger.warn(m),
       });
-      await runProcessor(settings, { source, logger, deadLetters, lag: () => source.lag() });
+      await runProcessor(settings, {
+        source,
+        logger,
+        deadLetters,
+        lag: () => source.lag(),
+        connected: () => source.connected(),
+      });
       return 0;
     }
     case 'produce': {
@@ -88,10 +94,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-const scrub = secretScrubber([
-  process.env.KAFKA_SASL_PASSWORD ?? '',
-  process.env.AWS_SECRET_ACCESS_KEY ?? '',
-]);
+const scrub = secretScrubber(ambientSecrets());
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -14,7 +14,9 @@ type Kind =
   | 'boolean'
   | 'level'
   | 'format'
-  | 'layout';
+  | 'layout'
+  | 'host'
+  | 'start';
 
 interface Setting {
   readonly kind: Kind;
@@ -48,6 +50,8 @@ const PROCESSING = {
   layout: { kind: 'layout', env: ['TICKETFLOW_LAYOUT'], default: 'flat' },
   gzip: { kind: 'boolean', env: ['TICKETFLOW_GZIP'] },
   'http-port': { kind: 'port', env: ['TICKETFLOW_HTTP_PORT'] },
+  'http-host': { kind: 'host', env: ['TICKETFLOW_HTTP_HOST'], default: '0.0.0.0' },
+  'sink-retry-for': { kind: 'duration', env: ['TICKETFLOW_SINK_RETRY_FOR'] },
 } as const satisfies Record<string, Setting>;
 
 /** Every command's settings. */
@@ -71,7 +75,7 @@ export const COMMANDS = {
       input: { kind: 'string', env: ['TICKETFLOW_INPUT'] },
       group: { kind: 'string', env: ['TICKETFLOW_GROUP', 'KAFKA_GROUP'], default: 'ticketflow' },
       'dead-letter-topic': { kind: 'string', env: ['TICKETFLOW_DEAD_LETTER_TOPIC'] },
-      'start-from': { kind: 'string', env: ['TICKETFLOW_START_FROM'], default: 'earliest' },
+      'start-from': { kind: 'start', env: ['TICKETFLOW_START_FROM'], default: 'earliest' },
       'instance-id': { kind: 'string', env: ['TICKETFLOW_INSTANCE_ID'] },
     },
   },
@@ -110,7 +114,9 @@ type ValueOf<K extends Kind> = K extends 'duration' | 'count' | 'rate' | 'fracti
         ? LogFormat
         : K extends 'layout'
           ? BatchLayout
-          : string;
+          : K extends 'start'
+            ? 'earliest' | 'latest'
+            : string;
 
 type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
 
@@ -173,6 +179,14 @@ function convert(flag: string, kind: Kind, text: string, from: string): unknown 
     case 'layout':
       if (!(BATCH_LAYOUTS as readonly string[]).includes(text))
         throw bad(`one of ${BATCH_LAYOUTS.join(', ')}`);
+      return text;
+    case 'host':
+      // A host name, an IPv4 address or a bare IPv6 address: no scheme, port, path or spaces.
+      if (!/^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]*)$/.test(text))
+        throw bad('a host name or IP address to listen on, such as 0.0.0.0 or 127.0.0.1');
+      return text;
+    case 'start':
+      if (text !== 'earliest' && text !== 'latest') throw bad('earliest or latest');
       return text;
     default:
       throw new InvalidOptionError(`unknown setting kind for --${flag}`);

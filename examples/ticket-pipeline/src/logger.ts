@@ -28,7 +28,10 @@ export interface LoggerOptions {
   readonly level?: LogLevel;
   /** `'text'` (default) or `'json'`. */
   readonly format?: LogFormat;
-  /** Values that must never be written (passwords, keys): replaced by `[REDACTED]` wherever they occur. */
+  /**
+   * Values that must never be written (passwords, keys): replaced by `[REDACTED]` wherever they occur.
+   * The {@link ambientSecrets} of the process are always added.
+   */
   readonly secrets?: readonly string[];
   /** Where lines go. Default: standard error. */
   readonly write?: (line: string) => void;
@@ -37,6 +40,39 @@ export interface LoggerOptions {
 const RANK: Record<LogLevel, number> = { debug: 20, info: 30, warn: 40, error: 50, silent: 100 };
 const SECRET_KEYS = /pass(word)?|secret|token|credential|sasl\.password|authorization/i;
 const REDACTED = '[REDACTED]';
+
+/** Environment variables whose values are secrets wherever they appear. */
+export const SECRET_VARIABLES = [
+  'KAFKA_SASL_PASSWORD',
+  'AWS_SECRET_ACCESS_KEY',
+  'AWS_SESSION_TOKEN',
+] as const;
+
+/** Command-line flags whose values are secrets. */
+const SECRET_FLAGS = ['--sasl-password'] as const;
+
+/**
+ * The secrets a process was given: the values of {@link SECRET_VARIABLES} and of `--sasl-password`
+ * (`--sasl-password VALUE` or `--sasl-password=VALUE`). The logger and the CLI's error line remove them.
+ */
+export function ambientSecrets(
+  argv: readonly string[] = process.argv,
+  env: NodeJS.ProcessEnv = process.env,
+): string[] {
+  const out: string[] = [];
+  for (const name of SECRET_VARIABLES) {
+    const value = env[name];
+    if (value) out.push(value);
+  }
+  for (const [i, arg] of argv.entries()) {
+    for (const flag of SECRET_FLAGS) {
+      if (arg === flag && argv[i + 1]) out.push(argv[i + 1] as string);
+      else if (arg.startsWith(`${flag}=`) && arg.length > flag.length + 1)
+        out.push(arg.slice(flag.length + 1));
+    }
+  }
+  return out;
+}
 
 /** Builds a function that removes every secret from a string. */
 export function secretScrubber(secrets: readonly string[]): (text: string) => string {
@@ -49,15 +85,20 @@ export function secretScrubber(secrets: readonly string[]): (text: string) => st
   };
 }
 
-function scrubFields(fields: LogFields, scrub: (text: string) => string): LogFields {
+function scrubValue(value: unknown, scrub: (text: string) => string, depth: number): unknown {
+  if (typeof value === 'string') return scrub(value);
+  if (value instanceof Error) return scrub(value.message);
+  if (value === null || typeof value !== 'object') return value;
+  // Deep structures are cut short; key-named secrets are redacted at every depth above.
+  if (depth > 4) return '[…]';
+  if (Array.isArray(value)) return value.map((item) => scrubValue(item, scrub, depth + 1));
+  return scrubFields(value as LogFields, scrub, depth + 1);
+}
+
+function scrubFields(fields: LogFields, scrub: (text: string) => string, depth = 0): LogFields {
   const out: LogFields = {};
   for (const [key, value] of Object.entries(fields)) {
-    if (SECRET_KEYS.test(key)) out[key] = REDACTED;
-    else if (typeof value === 'string') out[key] = scrub(value);
-    else if (value instanceof Error) out[key] = scrub(value.message);
-    else if (value !== null && typeof value === 'object' && !Array.isArray(value))
-      out[key] = scrubFields(value as LogFields, scrub);
-    else out[key] = value;
+    out[key] = SECRET_KEYS.test(key) ? REDACTED : scrubValue(value, scrub, depth);
   }
   return out;
 }
@@ -73,7 +114,7 @@ function formatValue(value: unknown): string {
  */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const level = options.level ?? 'info';
-  const scrub = secretScrubber(options.secrets ?? []);
+  const scrub = secretScrubber([...(options.secrets ?? []), ...ambientSecrets()]);
   const write = options.write ?? ((line: string) => process.stderr.write(line));
   const threshold = RANK[level];
   const enabled = (l: LogLevel) => RANK[l] >= threshold && l !== 'silent';

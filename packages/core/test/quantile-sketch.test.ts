@@ -84,13 +84,21 @@ function chunksOf<T>(values: readonly T[], cuts: readonly number[]): T[][] {
   return chunks;
 }
 
+/**
+ * Runs a property. A failing property on thousands of values can shrink for many minutes; stopping after
+ * 15 s still reports the smallest counterexample found so far.
+ */
+function check<Ts>(property: fc.IProperty<Ts>): void {
+  fc.assert(property, { plugins: [fc.interruptAfterTimeLimit(15_000)] });
+}
+
 const finite = fc.double({ noNaN: true, noDefaultInfinity: true });
 const smallInts = fc.integer({ min: -40, max: 40 });
 const cuts = fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 8 });
 
 describe('QuantileSketch in exact mode', () => {
   it('returns the nearest-rank value that a brute-force sort gives, for any small input and q', () => {
-    fc.assert(
+    check(
       fc.property(
         fc.array(fc.oneof(smallInts, finite), { minLength: 1, maxLength: 300, size: 'max' }),
         fc
@@ -227,7 +235,7 @@ describe('QuantileSketch in digest mode', () => {
   it('returns exact order statistics while all values fit in the buffer, for any finite doubles', () => {
     // With exactLimit 0 and fewer values than the smallest buffer, every value is its own point, so this
     // checks the sort of arbitrary doubles (both signs, subnormals, huge ranges, heavy duplication).
-    fc.assert(
+    check(
       fc.property(
         fc.array(fc.oneof(finite, smallInts), { minLength: 1, maxLength: 511, size: 'max' }),
         (values) => {
@@ -243,7 +251,7 @@ describe('QuantileSketch in digest mode', () => {
   });
 
   it('gives quantiles that never decrease as q grows and stay within [min, max]', () => {
-    fc.assert(
+    check(
       fc.property(
         fc.array(fc.oneof(finite, smallInts), { minLength: 1, maxLength: 3000, size: 'max' }),
         fc.integer({ min: 0, max: 64 }),
@@ -282,7 +290,7 @@ describe('QuantileSketch in digest mode', () => {
 
 describe('QuantileSketch.merge', () => {
   it('gives exactly the quantiles and the JSON of one sketch of all inputs while exact', () => {
-    fc.assert(
+    check(
       fc.property(fc.array(smallInts, { maxLength: 400, size: 'max' }), cuts, (values, at) => {
         const merged = new QuantileSketch();
         for (const chunk of chunksOf(values, at)) merged.merge(sketchOf(chunk));
@@ -295,7 +303,7 @@ describe('QuantileSketch.merge', () => {
   });
 
   it('stays within 1% of rank of all inputs when chunks cross exactLimit', () => {
-    fc.assert(
+    check(
       fc.property(
         fc.array(fc.oneof(fc.integer({ min: -1e6, max: 1e6 }), smallInts), {
           minLength: 1,
@@ -356,7 +364,7 @@ describe('QuantileSketch.merge', () => {
 
 describe('QuantileSketch determinism', () => {
   it('gives identical JSON for the same sequence of adds and merges', () => {
-    fc.assert(
+    check(
       fc.property(
         fc.array(fc.array(fc.oneof(finite, smallInts), { maxLength: 1500, size: 'max' }), {
           minLength: 1,
@@ -387,7 +395,7 @@ describe('QuantileSketch determinism', () => {
   });
 
   it('does not let quantile() calls change later results', () => {
-    fc.assert(
+    check(
       fc.property(
         fc.array(fc.oneof(finite, smallInts), { maxLength: 3000, size: 'max' }),
         fc.array(fc.nat(3000), { maxLength: 10 }),
@@ -414,7 +422,7 @@ describe('QuantileSketch determinism', () => {
 
 describe('QuantileSketch JSON', () => {
   it('round-trips through JSON text into a sketch that behaves identically', () => {
-    fc.assert(
+    check(
       fc.property(
         fc.array(fc.oneof(finite, smallInts), { maxLength: 3000, size: 'max' }),
         fc.array(fc.oneof(finite, smallInts), { maxLength: 1500, size: 'max' }),
@@ -504,7 +512,7 @@ describe('QuantileSketch edge cases', () => {
     expect(sketch.add('7' as unknown as number)).toBe(false);
     expect(sketch.quantile(0.5)).toBeNull();
     expect(sketch.add(7)).toBe(true);
-    fc.assert(
+    check(
       fc.property(
         fc.array(fc.oneof(fc.double(), smallInts), { maxLength: 2000, size: 'max' }),
         fc.integer({ min: 0, max: 50 }),

@@ -51,9 +51,16 @@ export interface PartitionLag {
 
 /** A Kafka {@link Source}, with a view of its consumer lag. */
 export interface KafkaSource extends Source<string> {
-  /** Lag per assigned partition, from the client's latest fetch responses. */
+  /**
+   * Lag per assigned partition, from the client's latest fetch responses: the high watermark minus the
+   * next offset to read (the checkpoint's position before anything was read; 0 for an empty partition).
+   * A partition without a fetch response yet is left out.
+   */
   lag(): PartitionLag[];
-  /** True while the client reaches the brokers. */
+  /**
+   * True while the client reaches the brokers: false before the first connection and after the client
+   * reports every broker down, true again once messages arrive or a metadata request succeeds.
+   */
   connected(): boolean;
 }
 
@@ -103,6 +110,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
   let assigned: TopicPartition[] = [];
   let isConnected = false;
   const nextOffset = new Map<number, number>();
+  let startAt: Positions = {};
   let acknowledged: Positions = {};
 
   const source: KafkaSource = {
@@ -112,8 +120,12 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       const out: PartitionLag[] = [];
       for (const { partition } of assigned) {
         try {
-          const { highOffset } = consumer.getWatermarkOffsets(topic, partition);
-          const next = nextOffset.get(partition);
+          const { highOffset, lowOffset } = consumer.getWatermarkOffsets(topic, partition);
+          // Nothing read from the partition yet: the checkpoint's position, or none left in an empty one.
+          const next =
+            nextOffset.get(partition) ??
+            startAt[laneOf(topic, partition)] ??
+            (highOffset >= 0 && highOffset === lowOffset ? highOffset : undefined);
           if (highOffset >= 0 && next !== undefined)
             out.push({ partition, lag: Math.max(0, highOffset - next) });
         } catch {
@@ -124,6 +136,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
     },
     connected: () => isConnected,
     open(context: SourceContext) {
+      startAt = context.startAt;
       return new Observable<RecordChunk<string>>((subscriber) => {
         const Kafka = kafkaModule();
         let stopped = false;
@@ -223,6 +236,19 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
           }
         };
 
+        let probing = false;
+        let lastProbe = 0;
+        // Once the brokers were lost, asks them for the topic's metadata (at most every 2 s) to see them back.
+        const probe = () => {
+          if (probing || stopped || Date.now() - lastProbe < 2_000) return;
+          probing = true;
+          lastProbe = Date.now();
+          c.getMetadata({ topic, timeout: 2_000 }, (error) => {
+            probing = false;
+            if (!error && !stopped) isConnected = true;
+          });
+        };
+
         const poll = () => {
           if (stopped) return;
           if (paused || revoking) {
@@ -240,8 +266,11 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
               setTimeout(poll, 200);
               return;
             }
-            isConnected = true;
-            if (messages.length > 0) onChunk(messages);
+            // An empty poll also returns while every broker is down: only messages or a probe prove a connection.
+            if (messages.length > 0) {
+              isConnected = true;
+              onChunk(messages);
+            } else if (!isConnected) probe();
             setImmediate(poll);
           });
         };

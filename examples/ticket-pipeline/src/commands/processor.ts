@@ -7,11 +7,12 @@ import {
   type S3RetryEvent,
 } from '@ticketflow/json-sink';
 import type { Logger } from '../logger';
+import { type Operations, type OperationsSettings, startOperations } from '../ops/operations';
 import { defaultDeadLetterPath, openOutput } from '../output';
 import { formatTicketBatch, type TicketMetrics, ticketDecoder, ticketMetrics } from '../ticket-metrics';
 
 /** Settings shared by every command that processes tickets. */
-export interface ProcessorSettings {
+export interface ProcessorSettings extends OperationsSettings {
   readonly window: number;
   readonly maxRecords: number | undefined;
   readonly out: string;
@@ -31,18 +32,43 @@ export interface ProcessorParts {
   readonly deadLetters?: DeadLetterHandler<string>;
   /** Consumer lag per partition, when the source is Kafka. */
   readonly lag?: () => ReadonlyArray<{ readonly partition: number; readonly lag: number }>;
+  /** Whether the source reaches its brokers, when the source is Kafka: `/healthz` answers 503 when not. */
+  readonly connected?: () => boolean;
 }
 
 /**
  * Runs the ticket processor until its source completes or the process is asked to stop (SIGINT,
- * SIGTERM): the open batch is then written and committed before it resolves.
+ * SIGTERM): the open batch is then written and committed before it resolves. With `httpPort`, serves
+ * `/healthz` and `/metrics` meanwhile (see `../ops/operations.ts`).
  */
 export async function runProcessor(settings: ProcessorSettings, parts: ProcessorParts): Promise<void> {
-  const { logger, source } = parts;
-  const onRetry = (e: S3RetryEvent) =>
+  // Key-named secrets (saslPassword) are redacted by the logger; nothing else in the settings is secret.
+  parts.logger.debug('settings', { ...settings });
+  const ops = await startOperations(settings, {
+    logger: parts.logger,
+    sourceName: parts.source.name,
+    ...(parts.lag ? { lag: parts.lag } : {}),
+    ...(parts.connected ? { connected: parts.connected } : {}),
+  });
+  try {
+    await processTickets(settings, parts, ops);
+  } catch (error) {
+    ops.failed(error);
+    throw error;
+  } finally {
+    await ops.close();
+  }
+}
+
+async function processTickets(settings: ProcessorSettings, parts: ProcessorParts, ops: Operations) {
+  const { logger } = parts;
+  const source = ops.watchSource(parts.source);
+  const onRetry = (e: S3RetryEvent) => {
+    ops.outputRetrying(`S3 ${e.operation} failed (${e.reason})`);
     logger.warn(
       `S3 ${e.operation} of ${e.location} failed (${e.reason}), attempt ${e.attempt} of ${e.maxAttempts}; retrying in ${e.delayMs} ms`,
     );
+  };
   const output = openOutput(settings.out, { onRetry });
   const checkpointOutput = settings.checkpoint
     ? openOutput(settings.checkpoint, { setting: '--checkpoint', onRetry })
@@ -72,17 +98,20 @@ export async function runProcessor(settings: ProcessorSettings, parts: Processor
     source,
     decode: ticketDecoder(),
     metrics: ticketMetrics,
-    sink: jsonSink<TicketMetrics>({
-      store: output.store,
-      format: formatTicketBatch,
-      layout: settings.layout ?? 'flat',
-      gzip: settings.gzip ?? false,
-    }),
+    sink: ops.watchSink(
+      jsonSink<TicketMetrics>({
+        store: output.store,
+        format: formatTicketBatch,
+        layout: settings.layout ?? 'flat',
+        gzip: settings.gzip ?? false,
+      }),
+    ),
     checkpoint,
     deadLetters,
     window: { span: settings.window, ...(settings.maxRecords ? { maxRecords: settings.maxRecords } : {}) },
   });
   pipeline.progress$.subscribe((p) => {
+    ops.batchCommitted(p);
     logger.info(`[✓] JSON metrics written → ${p.output}`, {
       batch: p.batchId,
       tickets: p.records,
@@ -102,6 +131,7 @@ export async function runProcessor(settings: ProcessorSettings, parts: Processor
       process.exit(130);
     }
     logger.info(`${signal} received: writing the open batch, then exiting`);
+    ops.stopping();
     pipeline.stop();
   };
   process.on('SIGINT', onSignal);

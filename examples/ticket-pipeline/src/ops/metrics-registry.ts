@@ -1,0 +1,134 @@
+import type { BatchProgress } from '@ticketflow/core';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+
+/** Consumer lag of one partition, as `KafkaSource.lag()` reports it. */
+export interface PartitionLagSample {
+  /** The partition. */
+  readonly partition: number;
+  /** Messages in the partition not read yet. */
+  readonly lag: number;
+}
+
+/** Options of {@link createPipelineMetrics}. */
+export interface PipelineMetricsOptions {
+  /** Consumer lag per partition, read at each scrape; absent for sources other than Kafka. */
+  readonly lag?: () => ReadonlyArray<PartitionLagSample>;
+  /** Whether the processor is healthy, read at each scrape for `ticketflow_healthy`. */
+  readonly healthy?: () => boolean;
+  /** Adds Node.js process metrics (`process_*`, `nodejs_*`). Default true. */
+  readonly processMetrics?: boolean;
+}
+
+/** The processor's Prometheus metrics, in a registry of their own. */
+export interface PipelineMetrics {
+  /** The registry holding every metric (never prom-client's global one). */
+  readonly registry: Registry;
+  /** Counts a committed batch: its records, its invalid records, its duration and its time. */
+  batchCommitted(progress: BatchProgress, at?: Date): void;
+  /** Counts a failed attempt to write a batch. */
+  sinkWriteFailed(): void;
+  /** Renders every metric in the Prometheus text format. */
+  render(): Promise<{ readonly contentType: string; readonly body: string }>;
+}
+
+/** Upper bounds of `ticketflow_batch_duration_seconds`, in seconds. */
+export const BATCH_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120];
+
+/**
+ * Creates the processor's metrics, updated from the pipeline's progress events:
+ *
+ * | metric | type | meaning |
+ * | --- | --- | --- |
+ * | `ticketflow_records_total` | counter | records read, valid or not, in committed batches |
+ * | `ticketflow_invalid_records_total` | counter | invalid records (sent to the dead letters) in committed batches |
+ * | `ticketflow_batches_total` | counter | batches written, checkpointed and acknowledged |
+ * | `ticketflow_batch_duration_seconds` | histogram | time from a window's close to its batch being acknowledged |
+ * | `ticketflow_last_batch_timestamp_seconds` | gauge | Unix time the last batch was committed |
+ * | `ticketflow_last_batch_id` | gauge | id of the last committed batch |
+ * | `ticketflow_sink_write_failures_total` | counter | failed attempts to write a batch |
+ * | `ticketflow_consumer_lag{partition}` | gauge | messages not read yet, per partition (Kafka only) |
+ * | `ticketflow_healthy` | gauge | 1 while `/healthz` answers 200, else 0 |
+ */
+export function createPipelineMetrics(options: PipelineMetricsOptions = {}): PipelineMetrics {
+  const registry = new Registry();
+  const registers = [registry];
+  const records = new Counter({
+    name: 'ticketflow_records_total',
+    help: 'Records read (valid and invalid) in committed batches.',
+    registers,
+  });
+  const invalid = new Counter({
+    name: 'ticketflow_invalid_records_total',
+    help: 'Invalid records (sent to the dead-letter output) in committed batches.',
+    registers,
+  });
+  const batches = new Counter({
+    name: 'ticketflow_batches_total',
+    help: 'Batches written, checkpointed and acknowledged.',
+    registers,
+  });
+  const duration = new Histogram({
+    name: 'ticketflow_batch_duration_seconds',
+    help: "Time from a window's close until its batch is written, checkpointed and acknowledged.",
+    buckets: BATCH_DURATION_BUCKETS,
+    registers,
+  });
+  const lastBatchTime = new Gauge({
+    name: 'ticketflow_last_batch_timestamp_seconds',
+    help: 'Unix time at which the last batch was committed.',
+    registers,
+  });
+  const lastBatchId = new Gauge({
+    name: 'ticketflow_last_batch_id',
+    help: 'Id of the last committed batch.',
+    registers,
+  });
+  const sinkFailures = new Counter({
+    name: 'ticketflow_sink_write_failures_total',
+    help: 'Failed attempts to write a batch to the output.',
+    registers,
+  });
+  if (options.lag) {
+    const lag = options.lag;
+    new Gauge({
+      name: 'ticketflow_consumer_lag',
+      help: 'Messages in the partition not read yet (high watermark minus next offset), per partition read so far.',
+      labelNames: ['partition'] as const,
+      registers,
+      collect() {
+        this.reset();
+        for (const sample of lag()) this.set({ partition: String(sample.partition) }, sample.lag);
+      },
+    });
+  }
+  if (options.healthy) {
+    const healthy = options.healthy;
+    new Gauge({
+      name: 'ticketflow_healthy',
+      help: '1 while /healthz answers 200, else 0.',
+      registers,
+      collect() {
+        this.set(healthy() ? 1 : 0);
+      },
+    });
+  }
+  if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  return {
+    registry,
+    batchCommitted(progress, at = new Date()) {
+      records.inc(progress.inputRecords);
+      invalid.inc(progress.invalidRecords);
+      batches.inc();
+      duration.observe(Math.max(0, progress.durationMs.total - progress.durationMs.fold) / 1000);
+      lastBatchTime.set(at.getTime() / 1000);
+      lastBatchId.set(progress.batchId);
+    },
+    sinkWriteFailed() {
+      sinkFailures.inc();
+    },
+    async render() {
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}
