@@ -482,6 +482,7 @@ describe('QuantileSketch JSON', () => {
       { ...valid, means: [1, 1, 3] },
       { ...valid, mode: 'other' as 'exact' },
       { ...valid, exactLimit: 2 },
+      { ...valid, compression: undefined as unknown as number },
       { ...digest, buffer: [...digest.buffer, 2] },
       {
         ...digest,

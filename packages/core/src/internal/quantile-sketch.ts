@@ -92,7 +92,7 @@ interface Centroids {
  * Queries never change the state. Non-finite values (`NaN`, `±Infinity`) and non-numbers are ignored
  * and not counted; `-0` counts as `0`.
  *
- * Costs: exact mode is one hash lookup per value; digest mode appends to a buffer that is sorted and
+ * Costs: exact mode is one lookup per value; digest mode appends to a buffer that is sorted and
  * merged every 512 to 8192 values, tens of nanoseconds per value amortized. A digest holds at most
  * about `2.5 × compression` centroids and a buffer of at most 64 KiB.
  *
@@ -207,18 +207,22 @@ export class QuantileSketch {
       // The other sketch's points, sorted, as its queries read them; not cached on `other`.
       const incoming = other.#view ?? other.#buildView();
       const buffered = this.#buffered;
-      sortAscending(this.#buffer, buffered);
-      const merged = mergeSorted(
-        this.#buffer,
-        null,
-        buffered,
-        incoming.means,
-        incoming.weights,
-        incoming.length,
-      );
       const weight = this.#centroidWeight + buffered + other.#count;
-      this.#compressInto(merged.means, merged.weights, merged.means.length, other.#exact, weight);
-      this.#buffered = 0;
+      if (buffered === 0) {
+        this.#compressInto(incoming.means, incoming.weights, incoming.length, other.#exact, weight);
+      } else {
+        sortAscending(this.#buffer, buffered);
+        const { means, weights } = mergeSorted(
+          this.#buffer,
+          null,
+          buffered,
+          incoming.means,
+          incoming.weights,
+          incoming.length,
+        );
+        this.#compressInto(means, weights, means.length, other.#exact, weight);
+        this.#buffered = 0;
+      }
     }
     this.#count += other.#count;
     if (other.#min < this.#min) this.#min = other.#min;
@@ -309,6 +313,9 @@ export class QuantileSketch {
   static fromJSON(json: QuantileSketchJSON): QuantileSketch {
     const invalid = (reason: string): RangeError => new RangeError(`invalid quantile sketch JSON: ${reason}`);
     if (typeof json !== 'object' || json === null || json.version !== 1) throw invalid('expected version 1');
+    if (typeof json.compression !== 'number' || typeof json.exactLimit !== 'number') {
+      throw invalid('compression and exactLimit must be numbers');
+    }
     const sketch = new QuantileSketch({ compression: json.compression, exactLimit: json.exactLimit });
     const { means, weights, buffer } = json;
     if (!Array.isArray(means) || !Array.isArray(weights) || !Array.isArray(buffer)) {
