@@ -1,11 +1,9 @@
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isRejection } from '@ticketflow/core';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { enrichTicket } from '../src/domain/enrich';
-import { parseTicket } from '../src/domain/validate';
 import { readBatches, runCli } from './support/cli';
+import { expectedTotals, sumRows } from './support/ticket-totals';
 
 let dir: string;
 beforeEach(async () => {
@@ -14,40 +12,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Totals computed with plain loops over the input file, independent of the engine. */
-function expectedTotals(lines: readonly string[]) {
-  const byType: Record<string, number> = {};
-  const byTeam: Record<string, number> = {};
-  const byHour: Record<number, number> = {};
-  let valid = 0;
-  let invalid = 0;
-  let slaSum = 0;
-  for (const [i, line] of lines.entries()) {
-    const ticket = parseTicket(line, { lane: 'input', offset: i });
-    if (isRejection(ticket)) {
-      invalid += 1;
-      continue;
-    }
-    const t = enrichTicket(ticket);
-    valid += 1;
-    slaSum += t.sla_hours;
-    byType[t.request_type] = (byType[t.request_type] ?? 0) + 1;
-    byTeam[t.support_team] = (byTeam[t.support_team] ?? 0) + 1;
-    byHour[t.event_hour] = (byHour[t.event_hour] ?? 0) + 1;
-  }
-  return { valid, invalid, slaSum, byType, byTeam, byHour };
-}
-
-function sumRows(batches: Array<Record<string, unknown>>, field: string, key: string, value: string) {
-  const out: Record<string, number> = {};
-  for (const b of batches) {
-    for (const row of b[field] as Array<Record<string, string | number>>) {
-      out[row[key] as string] = (out[row[key] as string] ?? 0) + (row[value] as number);
-    }
-  }
-  return out;
-}
 
 describe('ticket-pipeline CLI', () => {
   it('replays a generated file end to end with every total checked', async () => {

@@ -2,8 +2,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readBatches, runCli, startCli } from './support/cli';
+import { readBatches, recordsIn, runCli, startCli } from './support/cli';
 import { BROKERS, bounceBroker, createTopic, ensureBroker, freshTopic } from './support/kafka';
+import { waitFor } from './support/wait';
 
 // Stopping the broker would disturb every other Kafka test, so this file runs alone, after them
 // (vitest.serial.config.ts).
@@ -17,26 +18,6 @@ afterAll(async () => {
   ensureBroker();
   await rm(dir, { recursive: true, force: true });
 });
-
-async function recordsIn(out: string): Promise<number> {
-  try {
-    return (await readBatches(out)).reduce(
-      (s, b) => s + (b.total_tickets as number) + (b.invalid_tickets as number),
-      0,
-    );
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw error;
-  }
-}
-
-async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 120_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 async function produce(topic: string, count: number, seed: number) {
   const result = await runCli([

@@ -1,12 +1,9 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isRejection } from '@ticketflow/core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { enrichTicket } from '../src/domain/enrich';
 import { generateTickets } from '../src/domain/generator';
-import { parseTicket } from '../src/domain/validate';
-import { readBatches, runCli, startCli } from './support/cli';
+import { readBatches, recordsIn, runCli, startCli } from './support/cli';
 import {
   BROKERS,
   CA_FILE,
@@ -19,6 +16,8 @@ import {
   SASL_USER,
   TLS_BROKERS,
 } from './support/kafka';
+import { expectedTotals, sumRows } from './support/ticket-totals';
+import { waitFor } from './support/wait';
 
 let dir: string;
 beforeAll(() => ensureBroker());
@@ -33,36 +32,15 @@ afterAll(() => ensureBroker());
 /** What the batch files must add up to for `count` tickets of a seed, computed without the engine. */
 function expected(count: number, seed: number, badFraction: number) {
   const tickets = generateTickets({ seed, badFraction });
-  const byType: Record<string, number> = {};
-  const byPriority: Record<string, number> = {};
-  const byTeam: Record<string, number> = {};
-  let valid = 0;
-  let invalid = 0;
-  for (let i = 0; i < count; i++) {
-    const ticket = parseTicket(tickets.next().value, { lane: 't', offset: i });
-    if (isRejection(ticket)) {
-      invalid += 1;
-      continue;
-    }
-    const t = enrichTicket(ticket);
-    valid += 1;
-    byType[t.request_type] = (byType[t.request_type] ?? 0) + 1;
-    byPriority[t.priority] = (byPriority[t.priority] ?? 0) + 1;
-    byTeam[t.support_team] = (byTeam[t.support_team] ?? 0) + 1;
-  }
+  const { valid, invalid, byType, byPriority, byTeam } = expectedTotals(
+    Array.from({ length: count }, () => tickets.next().value),
+  );
+  // Hours depend on when the tickets were generated; the other breakdowns do not.
   return { valid, invalid, byType, byPriority, byTeam };
 }
 
 function totals(batches: Array<Record<string, unknown>>) {
-  const sum = (field: string, key: string, value: string) => {
-    const out: Record<string, number> = {};
-    for (const b of batches) {
-      for (const row of b[field] as Array<Record<string, string | number>>) {
-        out[row[key] as string] = (out[row[key] as string] ?? 0) + (row[value] as number);
-      }
-    }
-    return out;
-  };
+  const sum = (field: string, key: string, value: string) => sumRows(batches, field, key, value);
   return {
     valid: batches.reduce((s, b) => s + (b.total_tickets as number), 0),
     invalid: batches.reduce((s, b) => s + (b.invalid_tickets as number), 0),
@@ -88,25 +66,6 @@ async function produce(topic: string, count: number, seed: number, badFraction: 
   ]);
   expect(result.stderr).toContain(`${count} delivered, 0 failed`);
   expect(result.code).toBe(0);
-}
-
-/** Sums every batch file of a folder; files are read whole, so a partial one fails the parse. */
-async function recordsIn(out: string): Promise<number> {
-  try {
-    const batches = await readBatches(out);
-    return batches.reduce((s, b) => s + (b.total_tickets as number) + (b.invalid_tickets as number), 0);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
-    throw error;
-  }
-}
-
-async function waitFor(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 90_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 function processArgs(topic: string, out: string, extra: string[] = []) {

@@ -1,86 +1,16 @@
-import { spawn } from 'node:child_process';
 import { request } from 'node:http';
-import { join } from 'node:path';
-import { ROOT } from '../support/cli';
-
-const CLI = join(ROOT, 'examples/ticket-pipeline/src/cli.ts');
+import { type RunningCli, startCli } from '../support/cli';
+import { waitFor } from '../support/wait';
 
 /** A CLI child process whose standard input stays open until the test ends it. */
-export interface RunningCli {
-  readonly child: ReturnType<typeof spawn>;
-  /** Everything printed so far. */
-  output(): { stdout: string; stderr: string };
-  /** Resolves when the process exits. */
-  readonly done: Promise<{
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    stdout: string;
-    stderr: string;
-  }>;
-  /** Writes to standard input. */
-  write(text: string): Promise<void>;
-  /** Closes standard input. */
-  endInput(): void;
-}
+export type { RunningCli } from '../support/cli';
 
 /** Starts the CLI as `pnpm ticket-pipeline` does, with standard input left open. */
 export function spawnCli(args: readonly string[], env: NodeJS.ProcessEnv = {}): RunningCli {
-  const child = spawn(process.execPath, ['--conditions=ticketflow-source', '--import', 'tsx', CLI, ...args], {
-    cwd: ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (text: string) => {
-    stdout += text;
-  });
-  child.stderr.setEncoding('utf8').on('data', (text: string) => {
-    stderr += text;
-  });
-  // The child may exit before reading all of its input; that is for the test to assert, not an error here.
-  child.stdin.on('error', () => {});
-  const done = new Promise<{
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    stdout: string;
-    stderr: string;
-  }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })));
-  return {
-    child,
-    done,
-    output: () => ({ stdout, stderr }),
-    write: (text) =>
-      new Promise<void>((resolve, reject) =>
-        child.stdin.write(text, (error) => (error ? reject(error) : resolve())),
-      ),
-    endInput: () => child.stdin.end(),
-  };
+  return startCli(args, { env, keepInputOpen: true });
 }
 
-/** Polls `check` every 100 ms until it returns a value other than `undefined`/`false`. */
-export async function waitFor<T>(
-  check: () => T | undefined | false | Promise<T | undefined | false>,
-  what: string,
-  timeoutMs = 60_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `timed out waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+export { waitFor } from '../support/wait';
 
 /** The port of the processor's HTTP server, from its `http listening on :PORT` line. */
 export async function listeningPort(cli: RunningCli): Promise<number> {

@@ -14,8 +14,31 @@ export interface CliResult {
   readonly stderr: string;
 }
 
+/** A running CLI child process. */
+export interface RunningCli {
+  readonly child: ReturnType<typeof spawn>;
+  /** Everything printed so far. */
+  output(): { stdout: string; stderr: string };
+  /** Resolves when the process exits. */
+  readonly done: Promise<CliResult>;
+  /** Writes to standard input (with `keepInputOpen`). */
+  write(text: string): Promise<void>;
+  /** Closes standard input. */
+  endInput(): void;
+}
+
+/** Options of {@link startCli}. */
+export interface StartOptions {
+  /** Variables added to the environment. */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Standard input, written then closed. Default: closed at once. */
+  readonly input?: string;
+  /** Leaves standard input open for {@link RunningCli.write}. */
+  readonly keepInputOpen?: boolean;
+}
+
 /** Starts the CLI as a child process, as `pnpm ticket-pipeline` does. */
-export function startCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}) {
+export function startCli(args: readonly string[], options: StartOptions = {}): RunningCli {
   const child = spawn(process.execPath, ['--conditions=ticketflow-source', '--import', 'tsx', CLI, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
@@ -29,16 +52,27 @@ export function startCli(args: readonly string[], options: { env?: NodeJS.Proces
   child.stderr.setEncoding('utf8').on('data', (text: string) => {
     stderr += text;
   });
+  // The child may exit before reading all of its input; that is for the test to assert, not an error here.
+  child.stdin.on('error', () => {});
   if (options.input !== undefined) child.stdin.end(options.input);
-  else child.stdin.end();
+  else if (!options.keepInputOpen) child.stdin.end();
   const done = new Promise<CliResult>((resolvePromise) => {
     child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
   });
-  return { child, done, output: () => ({ stdout, stderr }) };
+  return {
+    child,
+    done,
+    output: () => ({ stdout, stderr }),
+    write: (text) =>
+      new Promise<void>((resolveWrite, reject) =>
+        child.stdin.write(text, (error) => (error ? reject(error) : resolveWrite())),
+      ),
+    endInput: () => child.stdin.end(),
+  };
 }
 
 /** Runs the CLI to its end. */
-export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: string } = {}) {
+export function runCli(args: readonly string[], options: StartOptions = {}): Promise<CliResult> {
   return startCli(args, options).done;
 }
 
@@ -46,4 +80,15 @@ export function runCli(args: readonly string[], options: { env?: NodeJS.ProcessE
 export async function readBatches(folder: string): Promise<Array<Record<string, unknown>>> {
   const names = (await readdir(folder)).filter((n) => /^batch_\d+\.json$/.test(n)).sort();
   return Promise.all(names.map(async (n) => JSON.parse(await readFile(join(folder, n), 'utf8'))));
+}
+
+/** Sums `total_tickets + invalid_tickets` over a folder's batch files; 0 when the folder does not exist yet. */
+export async function recordsIn(folder: string): Promise<number> {
+  try {
+    const batches = await readBatches(folder);
+    return batches.reduce((s, b) => s + (b.total_tickets as number) + (b.invalid_tickets as number), 0);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw error;
+  }
 }

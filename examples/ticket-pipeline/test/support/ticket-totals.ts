@@ -7,13 +7,20 @@ export interface TicketTotals {
   readonly valid: number;
   readonly invalid: number;
   readonly byType: Record<string, number>;
+  readonly byPriority: Record<string, number>;
   readonly byTeam: Record<string, number>;
+  readonly byHour: Record<number, number>;
+  /** Sum of `sla_hours` over valid tickets. */
+  readonly slaSum: number;
 }
 
 /** Validates and enriches every line as the pipeline does, and counts. */
 export function expectedTotals(lines: readonly string[]): TicketTotals {
   const byType: Record<string, number> = {};
+  const byPriority: Record<string, number> = {};
   const byTeam: Record<string, number> = {};
+  const byHour: Record<number, number> = {};
+  let slaSum = 0;
   let valid = 0;
   let invalid = 0;
   for (const [i, line] of lines.entries()) {
@@ -25,9 +32,12 @@ export function expectedTotals(lines: readonly string[]): TicketTotals {
     const t = enrichTicket(ticket);
     valid += 1;
     byType[t.request_type] = (byType[t.request_type] ?? 0) + 1;
+    byPriority[t.priority] = (byPriority[t.priority] ?? 0) + 1;
     byTeam[t.support_team] = (byTeam[t.support_team] ?? 0) + 1;
+    byHour[t.event_hour] = (byHour[t.event_hour] ?? 0) + 1;
+    slaSum += t.sla_hours;
   }
-  return { valid, invalid, byType, byTeam };
+  return { valid, invalid, byType, byPriority, byTeam, byHour, slaSum };
 }
 
 /** Adds up one list field of batch objects by key, such as `by_type` by `request_type`. */

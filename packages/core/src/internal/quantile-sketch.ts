@@ -3,9 +3,9 @@ import { InvalidOptionError } from '../errors';
 /** Options of a {@link QuantileSketch}. */
 export interface QuantileSketchOptions {
   /**
-   * t-digest compression (δ): larger is more accurate and larger. A digest keeps about 2.5·δ centroids
-   * (16 bytes each, twice over) and its rank error shrinks roughly as 1/δ. A number from 10 to 100,000;
-   * default 200 (about 500 centroids, rank error within about 0.15%).
+   * t-digest compression (δ): larger is more accurate and larger. A digest keeps about 2.5·δ to 3·δ
+   * centroids (16 bytes each, twice over) and its rank error shrinks roughly as 1/δ. A number from 10 to
+   * 100,000; default 200 (about 500 centroids, rank error within about 0.15%).
    */
   readonly compression?: number;
   /**
@@ -93,8 +93,8 @@ interface Centroids {
  * and not counted; `-0` counts as `0`.
  *
  * Costs: exact mode is one lookup per value; digest mode appends to a buffer that is sorted and
- * merged every 512 to 8192 values, tens of nanoseconds per value amortized. A digest holds at most
- * about `2.5 × compression` centroids and a buffer of at most 64 KiB.
+ * merged every 512 to 8192 values, tens of nanoseconds per value amortized. A digest holds about 2.5 to
+ * 3 × `compression` centroids and a buffer of at most 64 KiB.
  *
  * @example
  * ```ts
