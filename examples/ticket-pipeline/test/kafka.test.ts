@@ -113,14 +113,14 @@ describe('ticket pipeline on a real Kafka broker', () => {
     const topic = freshTopic('crash');
     await createTopic(topic, 3);
     const out = join(dir, 'metrics');
-    const total = 30_000;
+    const total = 40_000;
     await produce(topic, total, 21, 0.02);
     // Small batches and static membership: each restart resumes at once from the checkpoint.
     const args = processArgs(topic, out, [
       '--window',
       '200ms',
       '--max-records',
-      '500',
+      '200',
       '--instance-id',
       `i-${topic}`,
     ]);

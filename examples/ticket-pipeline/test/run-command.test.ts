@@ -18,6 +18,8 @@ describe('ticket-pipeline run (embedded)', () => {
     const out = join(dir, 'metrics');
     const run = startCli(['run', '--window', '1s', '--rate', '500', '--out', out, '--seed', '5']);
     await waitFor(() => run.output().stderr.includes('batch_00001.json'), 'two batches');
+    // Let tickets arrive in the next window, so SIGTERM has an open batch to write.
+    await new Promise((resolve) => setTimeout(resolve, 300));
     run.child.kill('SIGTERM');
     const result = await run.done;
     expect(result.code).toBe(0);

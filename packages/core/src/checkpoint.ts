@@ -82,7 +82,7 @@ function parsePlan(bytes: Uint8Array, where: string): BatchPlan {
 
 /**
  * A {@link CheckpointStore} kept as small JSON objects in a {@link BlobStore}: `offsets/N.json` holds
- * batch N's plan, `commits/N.json` marks it written (the layout of a structured-streaming checkpoint).
+ * batch N's plan, `commits/N.json` marks it written: an offsets log and a commit log.
  *
  * @example
  * ```ts

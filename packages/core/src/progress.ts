@@ -17,8 +17,7 @@ export interface BatchDurations {
 }
 
 /**
- * The progress report of one committed batch: what it read and how fast (the counterpart of a
- * structured-streaming query progress event).
+ * The progress report of one committed batch: what it read, how fast, and where the time went.
  */
 export interface BatchProgress {
   /** The batch id. */

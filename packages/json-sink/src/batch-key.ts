@@ -7,7 +7,7 @@ export const BATCH_LAYOUTS = ['flat', 'hive'] as const;
  * How batch files are named under the output location:
  * - `'flat'`: `batch_00042.json`, all in one folder (the output contract's default);
  * - `'hive'`: `dt=2026-03-01/hour=10/batch_00042.json`, partitioned by the UTC date and hour of the
- *   batch's `window_start`, the form Athena, Hive, Spark and DuckDB read as partitions.
+ *   batch's `window_start`, the form Athena, Hive and DuckDB read as partitions.
  */
 export type BatchLayout = (typeof BATCH_LAYOUTS)[number];
 
