@@ -6,11 +6,10 @@
  *   pnpm bench:kafka                 1,000,000 tickets on the local broker (started if needed)
  *   pnpm bench:kafka --count 200000
  */
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { blobCheckpointStore, createPipeline, isRejection, localBlobStore } from '@ticketflow/core';
 import { jsonSink } from '@ticketflow/json-sink';
@@ -25,19 +24,7 @@ import {
   ticketMetrics,
 } from '../examples/ticket-pipeline/src/ticket-metrics';
 import { kafkaModule } from '../packages/kafka-source/src/client';
-
-const ROOT = resolve(import.meta.dirname, '..');
-const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
-
-async function createTopic(topic: string, partitions: number): Promise<void> {
-  const admin = kafkaModule().AdminClient.create({ 'bootstrap.servers': BROKERS });
-  await new Promise<void>((ok, fail) =>
-    admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, 15_000, (e) =>
-      e ? fail(e) : ok(),
-    ),
-  );
-  admin.disconnect();
-}
+import { BROKERS, createTopic, ensureBroker } from '../packages/kafka-source/test/support/broker';
 
 async function produce(topic: string, count: number): Promise<number> {
   const started = performance.now();
@@ -126,8 +113,7 @@ async function main(): Promise<void> {
     options: { count: { type: 'string', default: '1000000' } },
   });
   const count = Number(values.count);
-  if (!process.env.KAFKA_BROKERS)
-    execFileSync('bash', [join(ROOT, 'scripts/kafka/start.sh')], { stdio: 'inherit' });
+  ensureBroker();
   const topic = `bench-${randomUUID().slice(0, 8)}`;
   await createTopic(topic, 3);
   const produceMs = await produce(topic, count);

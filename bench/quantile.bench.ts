@@ -6,22 +6,11 @@
  *   node --import tsx bench/quantile.bench.ts
  */
 import { QuantileSketch } from '../packages/core/src/internal/quantile-sketch';
+import { random } from '../packages/core/test/support/random';
 
 const N = 1_000_000;
 const RUNS = 9;
 const PARTS = 100;
-
-/** A small seeded generator (mulberry32), so that every run sees the same data. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function generate(value: (next: () => number, i: number) => number): Float64Array {
   const next = random(42);

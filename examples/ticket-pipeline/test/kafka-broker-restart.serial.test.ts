@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readBatches, recordsIn, runCli, startCli } from './support/cli';
-import { BROKERS, bounceBroker, createTopic, ensureBroker, freshTopic } from './support/kafka';
+import { BROKERS, bounceBroker, createTopic, ensureBroker, freshTopic, processArgs } from './support/kafka';
 import { waitFor } from './support/wait';
 
 // Stopping the broker would disturb every other Kafka test, so this file runs alone, after them
@@ -40,21 +40,7 @@ describe('Kafka broker restart', () => {
     await createTopic(topic, 3);
     const out = join(dir, 'metrics');
     await produce(topic, 4000, 31);
-    const processor = startCli([
-      'process',
-      '--brokers',
-      BROKERS,
-      '--topic',
-      topic,
-      '--group',
-      `g-${topic}`,
-      '--out',
-      out,
-      '--window',
-      '500ms',
-      '--instance-id',
-      `i-${topic}`,
-    ]);
+    const processor = startCli(processArgs(topic, out, ['--window', '500ms', '--instance-id', `i-${topic}`]));
     await waitFor(async () => (await recordsIn(out)) >= 4000, 'the first records');
     await bounceBroker(3_000);
     await produce(topic, 4000, 32);

@@ -10,6 +10,7 @@ import {
   createTopic,
   ensureBroker,
   freshTopic,
+  processArgs,
   readTopic,
   SASL_BROKERS,
   SASL_PASSWORD,
@@ -66,10 +67,6 @@ async function produce(topic: string, count: number, seed: number, badFraction: 
   ]);
   expect(result.stderr).toContain(`${count} delivered, 0 failed`);
   expect(result.code).toBe(0);
-}
-
-function processArgs(topic: string, out: string, extra: string[] = []) {
-  return ['process', '--brokers', BROKERS, '--topic', topic, '--group', `g-${topic}`, '--out', out, ...extra];
 }
 
 describe('ticket pipeline on a real Kafka broker', () => {

@@ -1,29 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { join, resolve } from 'node:path';
 import { count, createPipeline, memoryCheckpointStore, metrics, sum } from '@ticketflow/core';
 import { memorySink } from '@ticketflow/core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { kafkaModule } from '../src/client';
 import { createKafkaProducer, kafkaSource } from '../src/index';
+import { BROKERS, createTopic, ensureBroker } from './support/broker';
 
-const ROOT = resolve(import.meta.dirname, '../../..');
-const BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
-
-beforeAll(() => {
-  if (!process.env.KAFKA_BROKERS)
-    execFileSync('bash', [join(ROOT, 'scripts/kafka/start.sh')], { stdio: 'inherit' });
-});
-
-async function createTopic(topic: string, partitions: number): Promise<void> {
-  const admin = kafkaModule().AdminClient.create({ 'bootstrap.servers': BROKERS });
-  await new Promise<void>((ok, fail) =>
-    admin.createTopic({ topic, num_partitions: partitions, replication_factor: 1 }, 15_000, (e) =>
-      e ? fail(e) : ok(),
-    ),
-  );
-  admin.disconnect();
-}
+beforeAll(() => ensureBroker());
 
 async function produceNumbers(topic: string, from: number, to: number): Promise<void> {
   const producer = await createKafkaProducer({ brokers: BROKERS });

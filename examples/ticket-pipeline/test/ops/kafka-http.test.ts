@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readBatches, runCli } from '../support/cli';
-import { BROKERS, createTopic, ensureBroker, freshTopic } from '../support/kafka';
+import { BROKERS, createTopic, ensureBroker, freshTopic, processArgs } from '../support/kafka';
 import { healthz, listeningPort, scrape, spawnCli, waitFor } from './ops-support';
 
 let dir: string;
@@ -46,23 +46,9 @@ describe('processor HTTP endpoints during a Kafka run', () => {
     expect(produced.code).toBe(0);
 
     const out = join(dir, 'metrics');
-    const cli = spawnCli([
-      'process',
-      '--brokers',
-      BROKERS,
-      '--topic',
-      topic,
-      '--group',
-      `g-${topic}`,
-      '--out',
-      out,
-      '--window',
-      '1s',
-      '--http-port',
-      '0',
-      '--http-host',
-      '127.0.0.1',
-    ]);
+    const cli = spawnCli(
+      processArgs(topic, out, ['--window', '1s', '--http-port', '0', '--http-host', '127.0.0.1']),
+    );
     try {
       const port = await listeningPort(cli);
       const metrics = await waitFor(async () => {

@@ -29,6 +29,11 @@ export async function bounceBroker(downMs: number): Promise<void> {
   execFileSync('bash', [join(ROOT, 'scripts/kafka/start.sh'), '--keep-data'], { stdio: 'inherit' });
 }
 
+/** The arguments of `process` reading `topic` in a group of its own into `out`, then `extra`. */
+export function processArgs(topic: string, out: string, extra: readonly string[] = []): string[] {
+  return ['process', '--brokers', BROKERS, '--topic', topic, '--group', `g-${topic}`, '--out', out, ...extra];
+}
+
 /** A fresh topic name, so that tests never share data. */
 export function freshTopic(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
