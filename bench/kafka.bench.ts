@@ -11,9 +11,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { blobCheckpointStore, createPipeline, isRejection, localBlobStore } from '@ticketflow/core';
+import {
+  blobCheckpointStore,
+  composeSteps,
+  createPipeline,
+  isRejection,
+  localBlobStore,
+} from '@ticketflow/core';
 import { jsonSink } from '@ticketflow/json-sink';
-import { createKafkaProducer, kafkaSource } from '@ticketflow/kafka-source';
+import { createKafkaProducer, kafkaSource, kafkaText } from '@ticketflow/kafka-source';
 import { enrichTicket } from '../examples/ticket-pipeline/src/domain/enrich';
 import { generateTickets } from '../examples/ticket-pipeline/src/domain/generator';
 import { parseTicket } from '../examples/ticket-pipeline/src/domain/validate';
@@ -77,7 +83,7 @@ async function processor(topic: string, count: number): Promise<{ ms: number; ba
   const source = kafkaSource({ brokers: BROKERS, topic, groupId: `bench-${randomUUID()}` });
   const pipeline = createPipeline({
     source,
-    decode: ticketDecoder(),
+    decode: composeSteps(kafkaText, ticketDecoder()),
     metrics: ticketMetrics,
     sink: jsonSink<TicketMetrics>({ store, format: formatTicketBatch }),
     checkpoint: blobCheckpointStore(store),

@@ -1,102 +1,21 @@
-import { firstLine, InvalidOptionError, lineSource, TicketflowError } from '@ticketflow/core';
-import { kafkaDeadLetters, kafkaSource } from '@ticketflow/kafka-source';
-import { generate } from './commands/generate';
-import { runProcessor } from './commands/processor';
-import { produce } from './commands/produce';
-import { COMMANDS, type CommandName, readSettings, usage } from './config';
-import { kafkaConnection } from './kafka-settings';
-import { ambientSecrets, createLogger, secretScrubber } from './logger';
-import { generatorSource } from './sources/generator-source';
+/**
+ * The `ticket-pipeline` command. The stop request is installed before anything else loads, so that a
+ * SIGINT or SIGTERM at any moment, start-up included, is a graceful stop with exit code 0.
+ *
+ * @module
+ */
+import { installShutdown } from './shutdown';
 
-/** Exit codes: 0 success, 1 a runtime failure, 2 a usage or configuration error. */
+const shutdown = installShutdown();
+
+/** Exit code of a runtime failure. */
 const EXIT_FAILURE = 1;
-const EXIT_USAGE = 2;
 
-function isCommand(name: string | undefined): name is CommandName {
-  return name !== undefined && Object.hasOwn(COMMANDS, name);
-}
-
-/** Runs one command line; resolves with the process exit code. */
-export async function main(argv: readonly string[]): Promise<number> {
-  const [name, ...args] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${usage()}\n`);
-    return name === undefined ? EXIT_USAGE : 0;
-  }
-  if (!isCommand(name)) throw new InvalidOptionError(`unknown command ${JSON.stringify(name)} (see --help)`);
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${usage(name)}\n`);
-    return 0;
-  }
-
-  switch (name) {
-    case 'generate': {
-      const settings = readSettings('generate', args);
-      if (settings.count === undefined) throw new InvalidOptionError('generate needs --count N');
-      await generate(settings);
-      return 0;
-    }
-    case 'run': {
-      const settings = readSettings('run', args);
-      const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
-      const source = generatorSource({
-        rate: settings.rate,
-        badFraction: settings.badFraction,
-        ...(settings.seed !== undefined ? { seed: settings.seed } : {}),
-      });
-      await runProcessor(settings, { source, logger });
-      return 0;
-    }
-    case 'process': {
-      const settings = readSettings('process', args);
-      const secrets = settings.saslPassword ? [settings.saslPassword] : [];
-      const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, secrets });
-      if (settings.input !== undefined && settings.brokers !== undefined) {
-        throw new InvalidOptionError('process takes --input or --brokers, not both');
-      }
-      if (settings.input !== undefined) {
-        await runProcessor(settings, { source: lineSource({ path: settings.input }), logger });
-        return 0;
-      }
-      if (settings.brokers === undefined) {
-        throw new InvalidOptionError('process needs --brokers HOST:PORT (or KAFKA_BROKERS) or --input FILE');
-      }
-      const connection = kafkaConnection(settings);
-      const source = kafkaSource({
-        ...connection,
-        topic: settings.topic,
-        groupId: settings.group,
-        startFrom: settings.startFrom === 'latest' ? 'latest' : 'earliest',
-        ...(settings.instanceId ? { instanceId: settings.instanceId } : {}),
-        onEvent: (event) => logger[event.level](event.message),
-      });
-      const deadLetters = kafkaDeadLetters({
-        ...connection,
-        topic: settings.deadLetterTopic ?? `${settings.topic}.dlq`,
-        onWarning: (m) => logger.warn(m),
-      });
-      await runProcessor(settings, {
-        source,
-        logger,
-        deadLetters,
-        lag: () => source.lag(),
-        connected: () => source.connected(),
-      });
-      return 0;
-    }
-    case 'produce': {
-      const settings = readSettings('produce', args);
-      const secrets = settings.saslPassword ? [settings.saslPassword] : [];
-      const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, secrets });
-      await produce(settings, kafkaConnection(settings), logger);
-      return 0;
-    }
-  }
-}
-
+const [{ main, EXIT_USAGE }, { firstLine, TicketflowError }, { ambientSecrets, secretScrubber }] =
+  await Promise.all([import('./main'), import('@ticketflow/core'), import('./logger')]);
 const scrub = secretScrubber(ambientSecrets());
 
-main(process.argv.slice(2)).then(
+main(process.argv.slice(2), shutdown).then(
   (code) => {
     process.exitCode = code;
   },

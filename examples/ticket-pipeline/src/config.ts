@@ -16,7 +16,8 @@ type Kind =
   | 'format'
   | 'layout'
   | 'host'
-  | 'start';
+  | 'start'
+  | 'dataLoss';
 
 interface Setting {
   readonly kind: Kind;
@@ -50,7 +51,7 @@ const PROCESSING = {
   layout: { kind: 'layout', env: ['TICKETFLOW_LAYOUT'], default: 'flat' },
   gzip: { kind: 'boolean', env: ['TICKETFLOW_GZIP'] },
   'http-port': { kind: 'port', env: ['TICKETFLOW_HTTP_PORT'] },
-  'http-host': { kind: 'host', env: ['TICKETFLOW_HTTP_HOST'], default: '0.0.0.0' },
+  'http-host': { kind: 'host', env: ['TICKETFLOW_HTTP_HOST'], default: '127.0.0.1' },
   'sink-retry-for': { kind: 'duration', env: ['TICKETFLOW_SINK_RETRY_FOR'] },
 } as const satisfies Record<string, Setting>;
 
@@ -77,6 +78,7 @@ export const COMMANDS = {
       'dead-letter-topic': { kind: 'string', env: ['TICKETFLOW_DEAD_LETTER_TOPIC'] },
       'start-from': { kind: 'start', env: ['TICKETFLOW_START_FROM'], default: 'earliest' },
       'instance-id': { kind: 'string', env: ['TICKETFLOW_INSTANCE_ID'] },
+      'on-data-loss': { kind: 'dataLoss', env: ['TICKETFLOW_ON_DATA_LOSS'], default: 'fail' },
     },
   },
   produce: {
@@ -116,7 +118,9 @@ type ValueOf<K extends Kind> = K extends 'duration' | 'count' | 'rate' | 'fracti
           ? BatchLayout
           : K extends 'start'
             ? 'earliest' | 'latest'
-            : string;
+            : K extends 'dataLoss'
+              ? 'fail' | 'continue'
+              : string;
 
 type Camel<S extends string> = S extends `${infer H}-${infer T}` ? `${H}${Capitalize<Camel<T>>}` : S;
 
@@ -145,11 +149,8 @@ function convert(flag: string, kind: Kind, text: string, from: string): unknown 
       if (/^(0|false|no|off|)$/i.test(text)) return false;
       throw bad('true or false');
     case 'duration':
-      try {
-        return toMilliseconds(text, from);
-      } catch {
-        throw bad('a duration such as 500ms, 30s, 5m or 1h');
-      }
+      // Refuses a malformed span and one longer than a timer can wait, naming the flag or variable.
+      return toMilliseconds(text, from);
     case 'count': {
       const n = Number(text);
       if (!/^\d+$/.test(text) || !Number.isSafeInteger(n)) throw bad('a whole number');
@@ -187,6 +188,9 @@ function convert(flag: string, kind: Kind, text: string, from: string): unknown 
       return text;
     case 'start':
       if (text !== 'earliest' && text !== 'latest') throw bad('earliest or latest');
+      return text;
+    case 'dataLoss':
+      if (text !== 'fail' && text !== 'continue') throw bad('fail or continue');
       return text;
     default:
       throw new InvalidOptionError(`unknown setting kind for --${flag}`);

@@ -25,7 +25,7 @@ export {
   type CheckpointStore,
 } from './checkpoint';
 export { type DeadLetter, type DeadLetterHandler, discardDeadLetters } from './dead-letter';
-export { type Duration, toMilliseconds } from './duration';
+export { type Duration, MAX_DURATION_MS, toMilliseconds } from './duration';
 export {
   ERROR_CODES,
   type ErrorCode,

@@ -1,7 +1,11 @@
+import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { Observable } from 'rxjs';
 import { TicketflowError } from './errors';
 import type { RecordChunk, Source } from './source';
+
+/** The reason a line whose bytes are not UTF-8 is refused with. */
+const NOT_UTF8 = 'line is not valid UTF-8';
 
 /** Options of {@link lineSource}. */
 export interface LineSourceOptions {
@@ -18,7 +22,9 @@ export interface LineSourceOptions {
 /**
  * A {@link Source} over a text file of one record per line (JSON Lines, for instance). A record's offset
  * is its 0-based line number, so a checkpoint resumes at the right line; empty lines are skipped. The
- * file is read in large blocks and emitted as one chunk per block.
+ * file is read in large blocks and emitted as one chunk per block. A line whose bytes are not valid
+ * UTF-8 is refused (see {@link RecordChunk.rejected}) with the reason `line is not valid UTF-8`; its
+ * dead letter holds the text with U+FFFD in place of the bad bytes.
  *
  * @example
  * ```ts
@@ -50,31 +56,39 @@ export function lineSource(options: LineSourceOptions): Source<string> {
           carry = undefined;
           const values: string[] = [];
           const offsets: number[] = [];
+          let rejected: Map<number, string> | undefined;
+          // Most blocks are valid UTF-8 as a whole: one fast check, and lines are checked one by one only
+          // in a block that is not.
+          const complete = final ? bytes.length : bytes.lastIndexOf(10) + 1;
+          const checkLines = !isUtf8(bytes.subarray(0, complete));
+          const push = (start: number, stop: number) => {
+            if (checkLines && !isUtf8(bytes.subarray(start, stop))) {
+              rejected ??= new Map();
+              rejected.set(values.length, NOT_UTF8);
+            }
+            values.push(bytes.toString('utf8', start, stop));
+            offsets.push(line);
+          };
           let start = 0;
           for (;;) {
             const end = bytes.indexOf(10, start);
             if (end === -1) break;
             const stop = end > start && bytes[end - 1] === 13 ? end - 1 : end;
-            if (stop > start && line >= floor) {
-              values.push(bytes.toString('utf8', start, stop));
-              offsets.push(line);
-            }
+            if (stop > start && line >= floor) push(start, stop);
             line += 1;
             start = end + 1;
           }
           if (start < bytes.length) {
             if (final) {
               const stop = bytes[bytes.length - 1] === 13 ? bytes.length - 1 : bytes.length;
-              if (stop > start && line >= floor) {
-                values.push(bytes.toString('utf8', start, stop));
-                offsets.push(line);
-              }
+              if (stop > start && line >= floor) push(start, stop);
               line += 1;
             } else {
               carry = Buffer.from(bytes.subarray(start));
             }
           }
-          if (values.length > 0) subscriber.next({ lane, values, offsets });
+          if (values.length > 0)
+            subscriber.next(rejected ? { lane, values, offsets, rejected } : { lane, values, offsets });
         };
         const onData = (block: Buffer | string) => {
           emit(typeof block === 'string' ? Buffer.from(block) : block, false);

@@ -26,7 +26,10 @@ export interface ReplayWindow {
 export interface MicroBatchOptions<R, T, Acc> {
   /** Folds each valid record. Its `init` is called once per window and lane. */
   readonly aggregator: Aggregator<T, Acc, unknown>;
-  /** Parses, validates and transforms a raw record; a {@link Rejection} counts it as invalid. Default: identity. */
+  /**
+   * Parses, validates and transforms a raw record; a {@link Rejection} counts it as invalid. A step that
+   * throws refuses that record alone, with the error's message as the reason. Default: identity.
+   */
   readonly decode?: Step<R, T>;
   /** Called for each invalid record, synchronously, in order. */
   readonly onRejected?: (letter: DeadLetter<R>) => void;
@@ -82,6 +85,16 @@ class OpenWindow<Acc> {
 }
 
 const identity = <T>(value: T): T => value;
+
+/** The longest reason kept from an error thrown by `decode`, in UTF-16 code units. */
+const MAX_THROWN_REASON = 300;
+
+/** A one-line reason from whatever a decode step threw. */
+function thrownReason(error: unknown): string {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const line = message.replace(/[\r\n]+/g, ' ').trim();
+  return `decode threw ${line.length > MAX_THROWN_REASON ? `${line.slice(0, MAX_THROWN_REASON - 1)}…` : line}`;
+}
 
 /**
  * Cuts a stream of record chunks into processing-time micro-batches and folds every record into the
@@ -142,9 +155,20 @@ export function microBatch<R, T, Acc>(
         let acc = fold.acc;
         let valid = 0;
         context.lane = lane;
+        const rejected = chunk.rejected;
         for (let i = start; i < end; i++) {
           context.offset = offsets[i] as number;
-          const out = decode(values[i] as R, context as RecordContext);
+          let out: T | Rejection;
+          const refused = rejected === undefined ? undefined : rejected.get(i);
+          if (refused !== undefined) out = new Rejection(refused);
+          else {
+            try {
+              out = decode(values[i] as R, context as RecordContext);
+            } catch (error) {
+              // A throwing decode step (user code) refuses that record only; the stream goes on.
+              out = new Rejection(thrownReason(error));
+            }
+          }
           if (out instanceof Rejection) {
             window.invalidRecords += 1;
             onRejected?.({ value: values[i] as R, reason: out.reason, lane, offset: context.offset });

@@ -32,7 +32,10 @@ export interface WindowOptions {
 export interface PipelineOptions<R, T, Acc, M> {
   /** Where records come from. */
   readonly source: Source<R>;
-  /** Parses, validates and enriches a raw record; a rejection sends it to `deadLetters`. Default: identity. */
+  /**
+   * Parses, validates and enriches a raw record; a rejection sends it to `deadLetters`. A step that throws
+   * refuses that record alone (the error's message is the reason); the stream goes on. Default: identity.
+   */
   readonly decode?: Step<R, T>;
   /** The metrics folded over each batch, usually built with `metrics({...})`. */
   readonly metrics: Aggregator<T, Acc, M>;

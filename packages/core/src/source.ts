@@ -25,6 +25,12 @@ export interface RecordChunk<R> {
   readonly values: readonly R[];
   /** One offset per value, strictly ascending. */
   readonly offsets: ArrayLike<number>;
+  /**
+   * Records the source itself could not decode, by index into `values`, with the reason (for instance
+   * a line whose bytes are not UTF-8). The engine counts them as invalid and sends them to the dead
+   * letters without calling `decode`. Default: none.
+   */
+  readonly rejected?: ReadonlyMap<number, string>;
 }
 
 /** What the engine tells a source when it opens it. */

@@ -1,4 +1,5 @@
 import type { DeadLetter, DeadLetterHandler } from '@ticketflow/core';
+import type { KafkaRecord } from './kafka-record';
 import { parseLane } from './kafka-source';
 import { createKafkaProducer, type KafkaProducer, type KafkaProducerOptions } from './producer';
 
@@ -18,7 +19,7 @@ export interface KafkaDeadLetterOptions extends KafkaProducerOptions {
  * const deadLetters = kafkaDeadLetters({ brokers: '127.0.0.1:9092', topic: 'client_tickets.dlq' });
  * ```
  */
-export function kafkaDeadLetters(options: KafkaDeadLetterOptions): DeadLetterHandler<string> {
+export function kafkaDeadLetters(options: KafkaDeadLetterOptions): DeadLetterHandler<KafkaRecord> {
   let producer: Promise<KafkaProducer> | undefined;
   let sending: Promise<void> = Promise.resolve();
   const connect = () => {
@@ -26,7 +27,7 @@ export function kafkaDeadLetters(options: KafkaDeadLetterOptions): DeadLetterHan
     return producer;
   };
   return {
-    write(letter: DeadLetter<string>) {
+    write(letter: DeadLetter<KafkaRecord>) {
       const origin = parseLane(letter.lane);
       const headers = {
         reason: letter.reason,
@@ -34,7 +35,9 @@ export function kafkaDeadLetters(options: KafkaDeadLetterOptions): DeadLetterHan
         original_partition: String(origin?.partition ?? ''),
         original_offset: String(letter.offset),
       };
-      sending = sending.then(async () => (await connect()).send(options.topic, letter.value, { headers }));
+      sending = sending.then(async () =>
+        (await connect()).send(options.topic, letter.value.value ?? '', { headers }),
+      );
     },
     async flush() {
       await sending;

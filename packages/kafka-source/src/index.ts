@@ -9,6 +9,7 @@ export {
 } from './connection';
 export { type KafkaDeadLetterOptions, kafkaDeadLetters } from './dead-letter-topic';
 export { fromClientError } from './kafka-errors';
+export { type KafkaHeader, type KafkaRecord, kafkaText } from './kafka-record';
 export {
   type KafkaSource,
   type KafkaSourceEvent,

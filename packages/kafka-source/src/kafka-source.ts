@@ -11,6 +11,7 @@ import { Observable } from 'rxjs';
 import { call, connectClient, kafkaModule } from './client';
 import { type KafkaConnectionOptions, librdkafkaConfig } from './connection';
 import { fromClientError, isAuthenticationError, RDKAFKA } from './kafka-errors';
+import type { KafkaRecord } from './kafka-record';
 
 /** A message the source reports about itself: connection trouble, rebalances. */
 export interface KafkaSourceEvent {
@@ -50,7 +51,7 @@ export interface PartitionLag {
 }
 
 /** A Kafka {@link Source}, with a view of its consumer lag. */
-export interface KafkaSource extends Source<string> {
+export interface KafkaSource extends Source<KafkaRecord> {
   /**
    * Lag per assigned partition, from the client's latest fetch responses: the high watermark minus the
    * next offset to read (the checkpoint's position before anything was read; 0 for an empty partition).
@@ -137,7 +138,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
     connected: () => isConnected,
     open(context: SourceContext) {
       startAt = context.startAt;
-      return new Observable<RecordChunk<string>>((subscriber) => {
+      return new Observable<RecordChunk<KafkaRecord>>((subscriber) => {
         const Kafka = kafkaModule();
         let stopped = false;
         let paused = false;
@@ -223,11 +224,12 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
           let i = 0;
           while (i < messages.length) {
             const partition = (messages[i] as Message).partition;
-            const values: string[] = [];
+            // The client's messages are the records: value bytes, key and headers as they came.
+            const values: KafkaRecord[] = [];
             const offsets: number[] = [];
             while (i < messages.length && (messages[i] as Message).partition === partition) {
               const m = messages[i] as Message;
-              values.push(m.value === null || m.value === undefined ? '' : m.value.toString('utf8'));
+              values.push(m as KafkaRecord);
               offsets.push(m.offset);
               i++;
             }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { count, createPipeline, memoryCheckpointStore, metrics, sum } from '@ticketflow/core';
 import { memorySink } from '@ticketflow/core/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createKafkaProducer, kafkaSource } from '../src/index';
+import { createKafkaProducer, type KafkaRecord, kafkaSource } from '../src/index';
 import { BROKERS, createTopic, ensureBroker } from './support/broker';
 
 beforeAll(() => ensureBroker());
@@ -26,7 +26,7 @@ function processor(topic: string, group: string) {
   });
   const pipeline = createPipeline({
     source,
-    decode: (line: string) => JSON.parse(line) as { n: number },
+    decode: (record: KafkaRecord) => JSON.parse(String(record.value)) as { n: number },
     metrics: spec,
     sink,
     checkpoint: memoryCheckpointStore(),

@@ -8,15 +8,19 @@ export interface GenerateSettings {
   readonly badFraction: number;
 }
 
-/** Writes `count` synthetic tickets as JSON Lines to `out` (standard output), honouring backpressure. */
+/**
+ * Writes `count` synthetic tickets as JSON Lines to `out` (standard output), honouring backpressure.
+ * Stops after the current block of whole lines once `signal` aborts.
+ */
 export async function generate(
   settings: GenerateSettings,
   out: NodeJS.WritableStream = process.stdout,
+  signal?: AbortSignal,
 ): Promise<void> {
   const total = settings.count ?? 0;
   const tickets = generateTickets({ seed: settings.seed ?? 1, badFraction: settings.badFraction });
   const block = 1000;
-  for (let written = 0; written < total; ) {
+  for (let written = 0; written < total && !signal?.aborted; ) {
     const n = Math.min(block, total - written);
     let text = '';
     for (let i = 0; i < n; i++) text += `${tickets.next().value}\n`;

@@ -1,4 +1,10 @@
-import { blobCheckpointStore, createPipeline, type DeadLetterHandler, type Source } from '@ticketflow/core';
+import {
+  blobCheckpointStore,
+  createPipeline,
+  type DeadLetterHandler,
+  type Source,
+  type Step,
+} from '@ticketflow/core';
 import {
   type BatchLayout,
   blobDeadLetters,
@@ -6,9 +12,11 @@ import {
   jsonSink,
   type S3RetryEvent,
 } from '@ticketflow/json-sink';
+import type { EnrichedTicket } from '../domain/ticket';
 import type { Logger } from '../logger';
 import { type Operations, type OperationsSettings, startOperations } from '../ops/operations';
 import { defaultDeadLetterPath, openOutput } from '../output';
+import type { Shutdown } from '../shutdown';
 import { formatTicketBatch, type TicketMetrics, ticketDecoder, ticketMetrics } from '../ticket-metrics';
 
 /** Settings shared by every command that processes tickets. */
@@ -24,12 +32,25 @@ export interface ProcessorSettings extends OperationsSettings {
   readonly gzip?: boolean | undefined;
 }
 
-/** What a processor needs besides its settings. */
-export interface ProcessorParts {
-  readonly source: Source<string>;
+/**
+ * What a processor needs besides its settings. A source of text records needs nothing more; any other
+ * record type (Kafka messages) brings its own `decode` step and dead-letter handler.
+ */
+export type ProcessorParts<R = string> = ProcessorCommonParts &
+  (R extends string
+    ? { readonly source: Source<R>; readonly decode?: undefined; readonly deadLetters?: DeadLetterHandler<R> }
+    : {
+        readonly source: Source<R>;
+        /** Turns a raw record into an enriched ticket, or refuses it. */
+        readonly decode: Step<R, EnrichedTicket>;
+        readonly deadLetters: DeadLetterHandler<R>;
+      });
+
+/** The parts every processor takes. */
+export interface ProcessorCommonParts {
   readonly logger: Logger;
-  /** Replaces the default dead-letter file (a Kafka dead-letter topic, for instance). */
-  readonly deadLetters?: DeadLetterHandler<string>;
+  /** The process's stop request: once aborted, the open batch is written and the processor resolves. */
+  readonly shutdown: Shutdown;
   /** Consumer lag per partition, when the source is Kafka. */
   readonly lag?: () => ReadonlyArray<{ readonly partition: number; readonly lag: number }>;
   /** Whether the source reaches its brokers, when the source is Kafka: `/healthz` answers 503 when not. */
@@ -41,7 +62,7 @@ export interface ProcessorParts {
  * SIGTERM): the open batch is then written and committed before it resolves. With `httpPort`, serves
  * `/healthz` and `/metrics` meanwhile (see `../ops/operations.ts`).
  */
-export async function runProcessor(settings: ProcessorSettings, parts: ProcessorParts): Promise<void> {
+export async function runProcessor<R>(settings: ProcessorSettings, parts: ProcessorParts<R>): Promise<void> {
   // Key-named secrets (saslPassword) are redacted by the logger; nothing else in the settings is secret.
   parts.logger.debug('settings', { ...settings });
   const ops = await startOperations(settings, {
@@ -60,7 +81,7 @@ export async function runProcessor(settings: ProcessorSettings, parts: Processor
   }
 }
 
-async function processTickets(settings: ProcessorSettings, parts: ProcessorParts, ops: Operations) {
+async function processTickets<R>(settings: ProcessorSettings, parts: ProcessorParts<R>, ops: Operations) {
   const { logger } = parts;
   const source = ops.watchSource(parts.source);
   const onRetry = (e: S3RetryEvent) => {
@@ -87,16 +108,19 @@ async function processTickets(settings: ProcessorSettings, parts: ProcessorParts
   const checkpoint = checkpointOutput
     ? blobCheckpointStore(checkpointOutput.store, { prefix: '' })
     : blobCheckpointStore(output.store);
-  const deadLetters =
+  const deadLetters: DeadLetterHandler<R> =
     parts.deadLetters ??
-    (deadLetterOutput
+    // Without a handler of their own, records are text (see ProcessorParts): the default handlers take text.
+    ((deadLetterOutput
       ? blobDeadLetters(deadLetterOutput.store, { prefix: '' })
       : settings.deadLetters === undefined && output.remote
         ? blobDeadLetters(output.store)
-        : deadLetterFile(settings.deadLetters ?? defaultDeadLetterPath(output, '_dead_letters.jsonl')));
+        : deadLetterFile(
+            settings.deadLetters ?? defaultDeadLetterPath(output, '_dead_letters.jsonl'),
+          )) as DeadLetterHandler<unknown> as DeadLetterHandler<R>);
   const pipeline = createPipeline({
     source,
-    decode: ticketDecoder(),
+    decode: parts.decode ?? (ticketDecoder() as Step<unknown, EnrichedTicket> as Step<R, EnrichedTicket>),
     metrics: ticketMetrics,
     sink: ops.watchSink(
       jsonSink<TicketMetrics>({
@@ -123,29 +147,27 @@ async function processTickets(settings: ProcessorSettings, parts: ProcessorParts
     });
   });
 
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals += 1;
-    if (signals > 1) {
-      logger.warn(`second ${signal}: exiting without writing the open batch`);
-      process.exit(130);
-    }
-    logger.info(`${signal} received: writing the open batch, then exiting`);
+  const { shutdown } = parts;
+  shutdown.onSecondSignal = (signal) =>
+    logger.warn(`second ${signal}: exiting without writing the open batch`);
+  const onStop = () => {
+    logger.info(`${shutdown.received ?? 'stop'} received: writing the open batch, then exiting`);
     ops.stopping();
     pipeline.stop();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   logger.info(`processing ${source.name} → ${output.store.describe('')}`, {
     windowMs: settings.window,
     checkpoint: checkpoint.location,
   });
+  // A signal that arrived during start-up stops the pipeline as soon as it runs.
+  if (shutdown.signal.aborted) onStop();
+  else shutdown.signal.addEventListener('abort', onStop, { once: true });
   try {
     const summary = await pipeline.run();
-    logger.info('done', { ...summary });
+    const { lastBatchId, ...totals } = summary;
+    logger.info('done', { ...totals, ...(lastBatchId !== undefined ? { lastBatchId } : {}) });
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    shutdown.signal.removeEventListener('abort', onStop);
     await Promise.allSettled(outputs.map((o) => o.close()));
   }
 }

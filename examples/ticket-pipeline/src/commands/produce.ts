@@ -1,6 +1,7 @@
 import { createKafkaProducer, type KafkaConnectionOptions } from '@ticketflow/kafka-source';
 import { generateTickets } from '../domain/generator';
 import type { Logger } from '../logger';
+import type { Shutdown } from '../shutdown';
 
 /** Settings of the `produce` command. */
 export interface ProduceSettings {
@@ -19,18 +20,19 @@ export async function produce(
   settings: ProduceSettings,
   connection: KafkaConnectionOptions,
   logger: Logger,
+  shutdown: Shutdown,
 ): Promise<void> {
+  shutdown.onSecondSignal = (signal) => logger.warn(`second ${signal}: exiting without flushing`);
+  if (shutdown.signal.aborted) return;
   const producer = await createKafkaProducer({ ...connection, onWarning: (m) => logger.warn(m) });
   const tickets = generateTickets({ seed: settings.seed ?? Date.now(), badFraction: settings.badFraction });
   const counted = settings.count !== undefined;
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (stopping) process.exit(130);
+  let stopping: boolean = shutdown.signal.aborted;
+  const onStop = () => {
     stopping = true;
-    logger.info(`${signal} received: flushing queued tickets, then exiting`);
+    logger.info(`${shutdown.received ?? 'stop'} received: flushing queued tickets, then exiting`);
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  shutdown.signal.addEventListener('abort', onStop, { once: true });
 
   let sent = 0;
   let delivered = 0;
@@ -84,8 +86,7 @@ export async function produce(
       }
     }
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    shutdown.signal.removeEventListener('abort', onStop);
     await producer.close();
   }
   logger.info(`produced ${sent} tickets to ${settings.topic}: ${delivered} delivered, ${failed} failed`);

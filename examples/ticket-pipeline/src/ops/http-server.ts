@@ -7,7 +7,7 @@ import type { HealthReport } from './health';
 export interface OpsServerOptions {
   /** The TCP port; 0 picks a free one (see {@link OpsServer.port}). */
   readonly port: number;
-  /** The address to listen on. Default `'0.0.0.0'` (every IPv4 interface, as a container needs). */
+  /** The address to listen on. Default `'127.0.0.1'` (this machine only; a container sets `'0.0.0.0'`). */
   readonly host?: string;
   /** The health report `/healthz` answers with. */
   readonly health: () => HealthReport;
@@ -46,7 +46,7 @@ const JSON_TYPE = 'application/json; charset=utf-8';
  * Resolves once the server listens; rejects with a one-line error when the address cannot be used.
  */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
-  const host = options.host ?? '0.0.0.0';
+  const host = options.host ?? '127.0.0.1';
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     const path = (request.url ?? '/').split('?')[0];
     const head = request.method === 'HEAD';

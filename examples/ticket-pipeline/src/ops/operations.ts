@@ -11,7 +11,7 @@ export interface OperationsSettings {
   readonly window: number;
   /** Serves `/healthz` and `/metrics` on this port when set; 0 picks a free port. */
   readonly httpPort?: number | undefined;
-  /** The address the HTTP server listens on. Default `'0.0.0.0'`. */
+  /** The address the HTTP server listens on. Default `'127.0.0.1'` (this machine only). */
   readonly httpHost?: string | undefined;
   /**
    * How long a failed batch write is retried, in ms, before the processor gives up and exits 1.

@@ -5,6 +5,7 @@ import { join, resolve } from 'node:path';
 /** The repository root. */
 export const ROOT = resolve(import.meta.dirname, '../../../..');
 const CLI = join(ROOT, 'examples/ticket-pipeline/src/cli.ts');
+const EARLY_SIGNALS = join(ROOT, 'examples/ticket-pipeline/src/early-signals.mjs');
 
 /** What a finished CLI run printed. */
 export interface CliResult {
@@ -39,7 +40,8 @@ export interface StartOptions {
 
 /** Starts the CLI as a child process, as `pnpm ticket-pipeline` does. */
 export function startCli(args: readonly string[], options: StartOptions = {}): RunningCli {
-  const child = spawn(process.execPath, ['--conditions=ticketflow-source', '--import', 'tsx', CLI, ...args], {
+  const nodeArgs = ['--import', EARLY_SIGNALS, '--conditions=ticketflow-source', '--import', 'tsx'];
+  const child = spawn(process.execPath, [...nodeArgs, CLI, ...args], {
     cwd: ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],

@@ -1,0 +1,101 @@
+import { composeSteps, InvalidOptionError, lineSource } from '@ticketflow/core';
+import { kafkaDeadLetters, kafkaSource, kafkaText } from '@ticketflow/kafka-source';
+import { generate } from './commands/generate';
+import { runProcessor } from './commands/processor';
+import { produce } from './commands/produce';
+import { COMMANDS, type CommandName, readSettings, usage } from './config';
+import { kafkaConnection } from './kafka-settings';
+import { createLogger } from './logger';
+import type { Shutdown } from './shutdown';
+import { generatorSource } from './sources/generator-source';
+import { ticketDecoder } from './ticket-metrics';
+
+function isCommand(name: string | undefined): name is CommandName {
+  return name !== undefined && Object.hasOwn(COMMANDS, name);
+}
+
+/** Exit codes: 0 success, 1 a runtime failure, 2 a usage or configuration error. */
+export const EXIT_USAGE = 2;
+
+/**
+ * Runs one command line; resolves with the process exit code. `shutdown` is the process's stop request:
+ * once aborted, a command finishes what it has started (the open batch, the queued tickets) and resolves.
+ */
+export async function main(argv: readonly string[], shutdown: Shutdown): Promise<number> {
+  const [name, ...args] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(`${usage()}\n`);
+    return name === undefined ? EXIT_USAGE : 0;
+  }
+  if (!isCommand(name)) throw new InvalidOptionError(`unknown command ${JSON.stringify(name)} (see --help)`);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(`${usage(name)}\n`);
+    return 0;
+  }
+
+  switch (name) {
+    case 'generate': {
+      const settings = readSettings('generate', args);
+      if (settings.count === undefined) throw new InvalidOptionError('generate needs --count N');
+      await generate(settings, process.stdout, shutdown.signal);
+      return 0;
+    }
+    case 'run': {
+      const settings = readSettings('run', args);
+      const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
+      const source = generatorSource({
+        rate: settings.rate,
+        badFraction: settings.badFraction,
+        ...(settings.seed !== undefined ? { seed: settings.seed } : {}),
+      });
+      await runProcessor(settings, { source, logger, shutdown });
+      return 0;
+    }
+    case 'process': {
+      const settings = readSettings('process', args);
+      const secrets = settings.saslPassword ? [settings.saslPassword] : [];
+      const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, secrets });
+      if (settings.input !== undefined && settings.brokers !== undefined) {
+        throw new InvalidOptionError('process takes --input or --brokers, not both');
+      }
+      if (settings.input !== undefined) {
+        await runProcessor(settings, { source: lineSource({ path: settings.input }), logger, shutdown });
+        return 0;
+      }
+      if (settings.brokers === undefined) {
+        throw new InvalidOptionError('process needs --brokers HOST:PORT (or KAFKA_BROKERS) or --input FILE');
+      }
+      const connection = kafkaConnection(settings);
+      const source = kafkaSource({
+        ...connection,
+        topic: settings.topic,
+        groupId: settings.group,
+        startFrom: settings.startFrom === 'latest' ? 'latest' : 'earliest',
+        ...(settings.instanceId ? { instanceId: settings.instanceId } : {}),
+        onEvent: (event) => logger[event.level](event.message),
+      });
+      const deadLetters = kafkaDeadLetters({
+        ...connection,
+        topic: settings.deadLetterTopic ?? `${settings.topic}.dlq`,
+        onWarning: (m) => logger.warn(m),
+      });
+      await runProcessor(settings, {
+        source,
+        decode: composeSteps(kafkaText, ticketDecoder()),
+        logger,
+        shutdown,
+        deadLetters,
+        lag: () => source.lag(),
+        connected: () => source.connected(),
+      });
+      return 0;
+    }
+    case 'produce': {
+      const settings = readSettings('produce', args);
+      const secrets = settings.saslPassword ? [settings.saslPassword] : [];
+      const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, secrets });
+      await produce(settings, kafkaConnection(settings), logger, shutdown);
+      return 0;
+    }
+  }
+}

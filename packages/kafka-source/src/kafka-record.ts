@@ -1,0 +1,42 @@
+import { isUtf8 } from 'node:buffer';
+import { reject, type Step } from '@ticketflow/core';
+
+/** One header of a Kafka message: its name and its value's bytes (or text). */
+export type KafkaHeader = Readonly<Record<string, Buffer | string>>;
+
+/**
+ * A Kafka message as {@link kafkaSource} emits it: the value's bytes untouched, with the message's key,
+ * headers and timestamp, so that a dead-letter copy can keep them all.
+ */
+export interface KafkaRecord {
+  /** The value's bytes; `null` for a message without a value (a tombstone). */
+  readonly value: Buffer | null;
+  /** The key's bytes, when the message has one. */
+  readonly key?: Buffer | string | null | undefined;
+  /** The headers, in order, when the message has any. */
+  readonly headers?: readonly KafkaHeader[] | undefined;
+  /** The message's timestamp, in ms since the epoch, when the broker gave one. */
+  readonly timestamp?: number | undefined;
+}
+
+/** The reason a message without a value is refused with. */
+const NULL_VALUE = 'message has no value (null)';
+/** The reason a value whose bytes are not UTF-8 is refused with. */
+const NOT_UTF8 = 'message value is not valid UTF-8';
+
+/**
+ * A decode step that turns a {@link KafkaRecord}'s value into text: refuses a message without a value
+ * and one whose bytes are not valid UTF-8 (rather than replacing them with U+FFFD), so that such a
+ * record goes to the dead letters with its reason. Compose it with a text step:
+ *
+ * @example
+ * ```ts
+ * const decode = composeSteps(kafkaText, (text) => JSON.parse(text) as { n: number });
+ * ```
+ */
+export const kafkaText: Step<KafkaRecord, string> = (record) => {
+  const value = record.value;
+  if (value === null || value === undefined) return reject(NULL_VALUE);
+  if (!isUtf8(value)) return reject(NOT_UTF8);
+  return value.toString('utf8');
+};
