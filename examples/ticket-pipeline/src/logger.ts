@@ -29,8 +29,9 @@ export interface LoggerOptions {
   /** `'text'` (default) or `'json'`. */
   readonly format?: LogFormat;
   /**
-   * Values that must never be written (passwords, keys): replaced by `[REDACTED]` wherever they occur.
-   * The {@link ambientSecrets} of the process are always added.
+   * Values that must never be written (passwords, keys): replaced by `[REDACTED]` as
+   * {@link secretScrubber} says; fields named like secrets (`password`, `secret`, `token`...) are
+   * redacted whatever their value. The {@link ambientSecrets} of the process are always added.
    */
   readonly secrets?: readonly string[];
   /** Where lines go. Default: standard error. */
@@ -74,13 +75,27 @@ export function ambientSecrets(
   return out;
 }
 
-/** Builds a function that removes every secret from a string. */
+/**
+ * The shortest secret removed wherever it occurs inside a text. A shorter one (`test`, `admin`) cannot be
+ * told from ordinary words and paths (`/tmp/prototest`), so it is removed only where a whole value
+ * equals it.
+ */
+export const MIN_EMBEDDED_SECRET_LENGTH = 8;
+
+/**
+ * Builds a function that removes secrets from a string: every occurrence of a secret of at least
+ * {@link MIN_EMBEDDED_SECRET_LENGTH} characters, and a shorter secret where it is the whole string.
+ * Unrelated text is left as it is.
+ */
 export function secretScrubber(secrets: readonly string[]): (text: string) => string {
   const present = secrets.filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
   if (present.length === 0) return (text) => text;
+  const embedded = present.filter((s) => s.length >= MIN_EMBEDDED_SECRET_LENGTH);
+  const exact = new Set(present.filter((s) => s.length < MIN_EMBEDDED_SECRET_LENGTH));
   return (text) => {
+    if (exact.has(text)) return REDACTED;
     let out = text;
-    for (const secret of present) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
+    for (const secret of embedded) if (out.includes(secret)) out = out.split(secret).join(REDACTED);
     return out;
   };
 }

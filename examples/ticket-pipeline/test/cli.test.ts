@@ -101,8 +101,23 @@ describe('ticket-pipeline CLI', () => {
     const result = await runCli(['run', '--window', 'soon']);
     expect(result.code).toBe(2);
     expect(result.stderr.trim().split('\n')).toEqual([
-      'ticket-pipeline: --window must be a duration such as 500ms, 30s, 5m or 1h, got "soon"',
+      'ticket-pipeline: --window must be a positive duration such as 500ms, 30s, 5m or 1h, got "soon"',
     ]);
+  });
+
+  it('refuses a duration longer than a timer can wait instead of cutting 1 ms windows', async () => {
+    const input = join(dir, 'one.jsonl');
+    await writeFile(input, '{}\n');
+    const result = await runCli(['process', '--input', input, '--out', join(dir, 'm'), '--window', '600h']);
+    expect(result.code).toBe(2);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      'ticket-pipeline: --window must be at most 596h (2147483647 ms, the longest a timer can wait), got "600h"',
+    ]);
+    expect(result.stderr).not.toContain('TimeoutOverflowWarning');
+    // The longest span a timer honours is accepted.
+    const longest = await runCli(['process', '--input', input, '--out', join(dir, 'n'), '--window', '596h']);
+    expect(longest.code).toBe(0);
+    expect(await readBatches(join(dir, 'n'))).toHaveLength(1);
   });
 
   it('gives a one-line error for an unknown flag and for an unknown command', async () => {

@@ -127,6 +127,8 @@ export function lineSource(options: LineSourceOptions): Source<string> {
           stream.removeListener('end', onEnd);
           stream.removeListener('error', onError);
           if (stream !== process.stdin && 'destroy' in stream) (stream as { destroy(): void }).destroy();
+          // Standard input stays open for the process, but unread, so that it no longer keeps it alive.
+          else stream.pause();
         };
       });
     },

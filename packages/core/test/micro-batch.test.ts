@@ -207,5 +207,9 @@ describe('microBatch', () => {
 
   it('refuses a non-positive span with a message naming the option', () => {
     expect(() => microBatch({ aggregator: spec, span: 0 })).toThrow(/span must be a positive duration/);
+    // A longer span than a timer can wait would fire after 1 ms: refused, not cut into 1 ms windows.
+    expect(() => microBatch({ aggregator: spec, span: '600h' })).toThrow(/span must be at most 596h/);
+    expect(() => microBatch({ aggregator: spec, span: 2 ** 31 })).toThrow(/span must be at most 596h/);
+    expect(() => microBatch({ aggregator: spec, span: 2 ** 31 - 1 })).not.toThrow();
   });
 });

@@ -33,6 +33,7 @@ const CREATED_AT_TYPE = 'field "created_at" must be a string';
 const CREATED_AT_FORMAT = 'field "created_at" must be an RFC 3339 date-time with a Z or ±HH:MM offset, got ';
 const CREATED_AT_CALENDAR = 'field "created_at" must be a real calendar date and time, got ';
 const CREATED_AT_LEAP_SECOND = 'field "created_at" has second 60 (leap seconds are not supported), got ';
+const CREATED_AT_RANGE = 'field "created_at" must fall within the years 0000 to 9999 in UTC, got ';
 const REQUEST_NOT_STRING = 'field "request" must be a string';
 const REQUEST_TYPE_ENUM = `field "request_type" must be one of ${REQUEST_TYPES.join(', ')}, got `;
 const PRIORITY_ENUM = `field "priority" must be one of ${PRIORITIES.join(', ')}, got `;
@@ -106,7 +107,8 @@ export function validateTicket(value: unknown): Ticket | Rejection {
     return reject(createdAt === undefined ? 'missing field "created_at"' : CREATED_AT_TYPE);
   }
   const createdAtMs = parseRfc3339(createdAt);
-  if (!Number.isFinite(createdAtMs)) return reject(createdAtReason(createdAtMs, createdAt));
+  // Every failure code is a non-integer (NaN, ±Infinity, -0.5); every instant is whole milliseconds.
+  if (!Number.isInteger(createdAtMs)) return reject(createdAtReason(createdAtMs, createdAt));
 
   const request = record.request;
   if (typeof request !== 'string') {
@@ -207,6 +209,15 @@ const NOT_RFC3339 = Number.NaN;
 const NOT_CALENDAR = Number.POSITIVE_INFINITY;
 /** `parseRfc3339` result for second 60. */
 const LEAP_SECOND = Number.NEGATIVE_INFINITY;
+/**
+ * `parseRfc3339` result for an instant outside the UTC years 0000 to 9999, whose day would be written
+ * `-000001-12-31` or `+010000-01-01` (an offset can move a valid local year across either end).
+ */
+const OUT_OF_RANGE = -0.5;
+
+/** 0000-01-01T00:00:00Z and 10000-01-01T00:00:00Z in epoch milliseconds: the valid UTC instants lie between. */
+const MIN_UTC_MS = -62_167_219_200_000;
+const END_UTC_MS = 253_402_300_800_000;
 
 const MS_PER_DAY = 86_400_000;
 
@@ -284,12 +295,12 @@ function parseRfc3339(text: string): number {
   }
   if (second > 59) return second === 60 ? LEAP_SECOND : NOT_CALENDAR;
 
-  return (
+  const ms =
     daysFromCivil(year, month, day) * MS_PER_DAY +
     (hour * 60 + minute - offsetMinutes) * 60_000 +
     second * 1000 +
-    millis
-  );
+    millis;
+  return ms >= MIN_UTC_MS && ms < END_UTC_MS ? ms : OUT_OF_RANGE;
 }
 
 /** Two decimal digits at `index` as a number, or -1. The callers keep `index + 1` within the text. */
@@ -322,9 +333,11 @@ function createdAtReason(code: number, text: string): string {
   const prefix =
     code === LEAP_SECOND
       ? CREATED_AT_LEAP_SECOND
-      : code === NOT_CALENDAR
-        ? CREATED_AT_CALENDAR
-        : CREATED_AT_FORMAT;
+      : code === OUT_OF_RANGE
+        ? CREATED_AT_RANGE
+        : code === NOT_CALENDAR
+          ? CREATED_AT_CALENDAR
+          : CREATED_AT_FORMAT;
   return prefix + describe(text);
 }
 

@@ -279,6 +279,26 @@ describe('parseTicket', () => {
     });
 
     it.each([
+      ['year 0000 at +01:00, which is -000001-12-31 in UTC', '0000-01-01T00:00:00+01:00'],
+      ['year 9999 at -01:00, which is year 10000 in UTC', '9999-12-31T23:30:00-01:00'],
+      ['the last minute of year 9999 at -00:01', '9999-12-31T23:59:00-00:01'],
+    ])('rejects %s: only UTC years 0000 to 9999 are valid', (_name, text) => {
+      expect(reasonOf(parse(withField('created_at', text)))).toBe(
+        `field "created_at" must fall within the years 0000 to 9999 in UTC, got ${JSON.stringify(text)}`,
+      );
+    });
+
+    it.each([
+      ['the first UTC instant of year 0000, given at -01:00', '0000-01-01T01:00:00+01:00'],
+      ['the last UTC instant of year 9999, given at -01:00', '9999-12-31T22:59:59.999-01:00'],
+    ])('accepts %s', (_name, text) => {
+      const ticket = ticketOf(parse(withField('created_at', text)));
+      expect(new Date(ticket.created_at_ms).toISOString()).toMatch(
+        /^(0000-01-01T00:00:00.000|9999-12-31T23:59:59.999)Z$/,
+      );
+    });
+
+    it.each([
       ['February 30', '2026-02-30T10:00:00Z'],
       ['February 29 in a common year', '2026-02-29T10:00:00Z'],
       ['February 29 in a century year not divisible by 400', '1900-02-29T10:00:00Z'],

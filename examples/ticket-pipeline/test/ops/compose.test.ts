@@ -98,7 +98,8 @@ describe('docker-compose.yml', () => {
       'create-topic': { condition: 'service_completed_successfully' },
       'prepare-output': { condition: 'service_completed_successfully' },
     });
-    expect(words(processor?.command)).toBe('process --http-port 8080');
+    // Inside the container the health port must listen on every interface for the published port to reach it.
+    expect(words(processor?.command)).toBe('process --http-port 8080 --http-host 0.0.0.0');
     expect(processor?.environment).toMatchObject({
       KAFKA_BROKERS: 'redpanda:9092',
       TICKETFLOW_TOPIC: 'client_tickets',

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -47,6 +47,36 @@ describe('logger redaction', () => {
       if (format === 'json') expect(JSON.parse(out).level).toBe(20);
     });
   }
+
+  it('redacts a short secret where a value equals it, without mangling words and paths that contain it', () => {
+    const { logger, text } = capture('text', ['test', 'a-long-secret-value']);
+    logger.info('writing to /tmp/prototest/out and testing', {
+      out: '/tmp/prototest/out',
+      token: 'by-key',
+      key: 'test',
+      url: 'https://u:a-long-secret-value@host/x',
+    });
+    const out = text();
+    expect(out).toContain('writing to /tmp/prototest/out and testing');
+    expect(out).toContain('out=/tmp/prototest/out');
+    expect(out).toContain('key=[REDACTED]');
+    expect(out).toContain('token=[REDACTED]');
+    expect(out).toContain('url=https://u:[REDACTED]@host/x');
+    expect(out).not.toContain('a-long-secret-value');
+    expect(out).not.toContain('by-key');
+  });
+
+  it('keeps the paths of a CLI run intact when AWS_SECRET_ACCESS_KEY is a short word', async () => {
+    const out = join(dir, 'prototest-out');
+    const input = join(dir, 'one.jsonl');
+    await writeFile(input, '{}\n');
+    const result = await runCli(['process', '--input', input, '--out', out], {
+      env: { AWS_SECRET_ACCESS_KEY: 'test' },
+    });
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`→ ${join(out, 'batch_00000.json')}`);
+    expect(result.stderr).not.toContain('[REDACTED]');
+  });
 
   it('finds secrets in --sasl-password and the secret variables of the environment', () => {
     expect(

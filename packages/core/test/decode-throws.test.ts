@@ -1,0 +1,87 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import {
+  blobCheckpointStore,
+  count,
+  createPipeline,
+  type DeadLetter,
+  type DeadLetterHandler,
+  lineSource,
+  localBlobStore,
+  metrics,
+  microBatch,
+  sum,
+} from '../src/index';
+import { memorySink } from '../src/testing/index';
+
+let dir: string;
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'ticketflow-decode-throws-'));
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function collectingDeadLetters(): DeadLetterHandler<string> & { letters: DeadLetter<string>[] } {
+  const letters: DeadLetter<string>[] = [];
+  return { letters, write: (letter) => letters.push(letter), flush: async () => {} };
+}
+
+describe('a decode step that throws', () => {
+  it('refuses only that record, with the error as its reason, and the stream goes on', async () => {
+    const path = join(dir, 'orders.jsonl');
+    await writeFile(path, ['{"n":1}', 'not json', '{"n":2}', '{"n":', '{"n":4}'].join('\n'));
+    const spec = metrics({ total: count(), sum: sum((o: { n: number }) => o.n) });
+    const sink = memorySink<ReturnType<typeof spec.result>>();
+    const deadLetters = collectingDeadLetters();
+    const out = localBlobStore(join(dir, 'out'));
+    const summary = await createPipeline({
+      source: lineSource({ path }),
+      // A bare JSON.parse, as a library user writes it: it throws on the lines that are not JSON.
+      decode: (line: string) => JSON.parse(line) as { n: number },
+      metrics: spec,
+      sink,
+      checkpoint: blobCheckpointStore(out),
+      deadLetters,
+    }).run();
+
+    expect(summary).toMatchObject({ batches: 1, records: 3, invalidRecords: 2 });
+    expect(sink.batches[0]?.metrics).toEqual({ total: 3, sum: 7 });
+    expect(deadLetters.letters.map((l) => [l.offset, l.value])).toEqual([
+      [1, 'not json'],
+      [3, '{"n":'],
+    ]);
+    for (const letter of deadLetters.letters) {
+      expect(letter.reason).toMatch(/^decode threw SyntaxError: .*JSON/);
+      expect(letter.reason).not.toContain('\n');
+      expect(letter.reason.length).toBeLessThanOrEqual(320);
+    }
+  });
+
+  it('keeps a thrown reason on one line and bounded, whatever was thrown', async () => {
+    const { from } = await import('rxjs');
+    const letters: DeadLetter<number>[] = [];
+    const batches: Array<{ records: number; invalidRecords: number }> = [];
+    await new Promise<void>((done, fail) =>
+      from([{ lane: 'l', values: [1, 2, 3], offsets: [0, 1, 2] }])
+        .pipe(
+          microBatch<number, number, number>({
+            aggregator: { init: () => 0, add: (a, n) => a + n, merge: (a, b) => a + b, result: (a) => a },
+            decode: (n) => {
+              if (n === 2) throw new Error(`line one\nline two ${'x'.repeat(1000)}`);
+              if (n === 3) throw 'a bare string';
+              return n;
+            },
+            onRejected: (letter) => letters.push(letter),
+          }),
+        )
+        .subscribe({ next: (b) => batches.push(b), error: fail, complete: done }),
+    );
+    expect(batches).toMatchObject([{ records: 1, invalidRecords: 2 }]);
+    expect(letters[0]?.reason.startsWith('decode threw Error: line one line two xxx')).toBe(true);
+    expect(letters[0]?.reason.length).toBeLessThanOrEqual(320);
+    expect(letters[1]?.reason).toBe('decode threw a bare string');
+  });
+});
