@@ -19,3 +19,4 @@ pnpm exec vitest run --config vitest.serial.config.ts
 echo "== packages"
 pnpm build
 pnpm publint
+pnpm attw
