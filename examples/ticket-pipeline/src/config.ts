@@ -53,6 +53,7 @@ const PROCESSING = {
   'http-port': { kind: 'port', env: ['TICKETFLOW_HTTP_PORT'] },
   'http-host': { kind: 'host', env: ['TICKETFLOW_HTTP_HOST'], default: '127.0.0.1' },
   'sink-retry-for': { kind: 'duration', env: ['TICKETFLOW_SINK_RETRY_FOR'] },
+  'lease-ttl': { kind: 'duration', env: ['TICKETFLOW_LEASE_TTL'], default: '30s' },
 } as const satisfies Record<string, Setting>;
 
 /** Every command's settings. */

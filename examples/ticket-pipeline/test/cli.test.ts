@@ -86,7 +86,7 @@ describe('ticket-pipeline CLI', () => {
       [0, 500],
       [1, 20],
     ]);
-    expect(await readdir(join(out, '_checkpoint'))).toEqual(['commits', 'offsets']);
+    expect(await readdir(join(out, '_checkpoint'))).toEqual(['commits', 'lease', 'offsets']);
   });
 
   it('reads JSON Lines from standard input with --input -', async () => {

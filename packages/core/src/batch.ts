@@ -1,5 +1,38 @@
 import type { InputRange } from './source';
 
+/** Records of one lane lost before they could be read, as a batch reports them. */
+export interface LaneDataLoss {
+  /** The lane, such as `client_tickets/0`. */
+  readonly lane: string;
+  /** The offset the source expected to read next. */
+  readonly expected: number;
+  /** The first offset still available (the partition's log start offset). */
+  readonly firstAvailable: number;
+  /** Offsets lost, `firstAvailable - expected` (an upper bound of the records on transactional topics). */
+  readonly lost: number;
+}
+
+/**
+ * The accepted data losses recorded in input ranges, lanes in name order and each lane's gaps in offset
+ * order, without duplicates (a replay passes the recorded range and the range it read again). Empty when
+ * no range records a gap.
+ */
+export function dataLossOf(...ranges: readonly InputRange[]): LaneDataLoss[] {
+  const seen = new Map<string, LaneDataLoss>();
+  for (const range of ranges) {
+    for (const [lane, { gaps }] of Object.entries(range)) {
+      for (const gap of gaps ?? []) {
+        const key = `${lane}\u0000${gap.expected}`;
+        if (!seen.has(key))
+          seen.set(key, { lane, expected: gap.expected, firstAvailable: gap.firstAvailable, lost: gap.lost });
+      }
+    }
+  }
+  return [...seen.values()].sort((a, b) =>
+    a.lane === b.lane ? a.expected - b.expected : a.lane < b.lane ? -1 : 1,
+  );
+}
+
 /** One finished micro-batch, as a sink receives it. */
 export interface Batch<M> {
   /** Consecutive from 0 for an output location, continuing across restarts. */
@@ -16,6 +49,11 @@ export interface Batch<M> {
   readonly metrics: M;
   /** The input the batch covers. */
   readonly range: InputRange;
+  /**
+   * Records lost before they could be read whose loss was accepted (see {@link dataLossOf}); absent or
+   * empty when none were.
+   */
+  readonly dataLoss?: readonly LaneDataLoss[];
 }
 
 /**

@@ -62,21 +62,39 @@ function idsUnder(keys: readonly string[], prefix: string): number[] {
   return ids.sort((a, b) => a - b);
 }
 
-function parsePlan(bytes: Uint8Array, where: string): BatchPlan {
+/**
+ * Reads a checkpoint entry; a damaged one (truncated, edited, overwritten outside the processor) fails
+ * with a one-line `CHECKPOINT_FAILED` that names the file and the way out: delete it and every later
+ * entry to redo those batches from the entry before.
+ */
+function parsePlan(
+  bytes: Uint8Array,
+  batchId: number,
+  where: (key: string) => string,
+  prefix: string,
+): BatchPlan {
   try {
     const plan = JSON.parse(Buffer.from(bytes).toString('utf8')) as BatchPlan;
     if (
-      typeof plan.batchId !== 'number' ||
+      typeof plan !== 'object' ||
+      plan === null ||
+      plan.batchId !== batchId ||
       typeof plan.range !== 'object' ||
       typeof plan.positions !== 'object'
     ) {
-      throw new Error('missing fields');
+      throw new Error(bytes.byteLength === 0 ? 'empty file' : 'fields missing or wrong');
     }
     return plan;
   } catch (error) {
-    throw new TicketflowError('CHECKPOINT_FAILED', `checkpoint entry ${where} is unreadable`, {
-      cause: error,
-    });
+    const reason = error instanceof SyntaxError ? 'not JSON' : (error as Error).message;
+    throw new TicketflowError(
+      'CHECKPOINT_FAILED',
+      `checkpoint entry ${where(`${prefix}${OFFSETS}${batchId}.json`)} is unreadable (${reason}): ` +
+        `with no processor running, delete it and the later entries (${OFFSETS}N.json and ${COMMITS}N.json for N >= ${batchId}) ` +
+        `in ${where(prefix)} to redo batch ${batchId} onwards from the entry before it (from the start of the input if none is left); ` +
+        'safe while the input still holds those records (Kafka retention), as their batch files are then rewritten',
+      { cause: error },
+    );
   }
 }
 
@@ -102,16 +120,19 @@ export function blobCheckpointStore(store: BlobStore, options: BlobCheckpointOpt
       if (last === undefined) return { nextBatchId: 0, positions: {} };
       const bytes = await store.get(offsetsKey(last));
       if (bytes === undefined)
-        throw new TicketflowError('CHECKPOINT_FAILED', `checkpoint entry ${last} vanished`);
-      const plan = parsePlan(bytes, store.describe(offsetsKey(last)));
+        throw new TicketflowError(
+          'CHECKPOINT_FAILED',
+          `checkpoint entry ${store.describe(offsetsKey(last))} vanished while it was read: is another processor cleaning this checkpoint?`,
+          { retriable: true },
+        );
+      const plan = parsePlan(bytes, last, store.describe, prefix);
       const committed = (await store.get(commitsKey(last))) !== undefined;
       if (committed) return { nextBatchId: last + 1, positions: plan.positions };
       const previous = ids.at(-2);
       let positions: Positions = {};
       if (previous !== undefined) {
         const before = await store.get(offsetsKey(previous));
-        if (before !== undefined)
-          positions = parsePlan(before, store.describe(offsetsKey(previous))).positions;
+        if (before !== undefined) positions = parsePlan(before, previous, store.describe, prefix).positions;
       }
       return { nextBatchId: last, positions, pending: plan };
     },

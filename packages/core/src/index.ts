@@ -15,7 +15,7 @@ export { type MeanState, mean } from './aggregators/mean';
 export { type MetricsInput, type MetricsResult, metrics } from './aggregators/metrics';
 export { median, type QuantileOptions, quantile, quantiles } from './aggregators/quantiles';
 export { sum } from './aggregators/sum';
-export type { Batch, Sink } from './batch';
+export { type Batch, dataLossOf, type LaneDataLoss, type Sink } from './batch';
 export type { BlobStore } from './blob-store';
 export {
   type BatchPlan,
@@ -40,6 +40,7 @@ export {
   type QuantileSketchJSON,
   type QuantileSketchOptions,
 } from './internal/quantile-sketch';
+export { acquireLease, type Lease, type LeaseHolder, type LeaseOptions, type LeaseRecord } from './lease';
 export { type LineSourceOptions, lineSource } from './line-source';
 export { localBlobStore } from './local-blob-store';
 export { memoryCheckpointStore } from './memory-checkpoint-store';
@@ -47,5 +48,23 @@ export { type MicroBatchOptions, microBatch, type ReplayWindow, type WindowBatch
 export { createPipeline, type Pipeline, type PipelineOptions, type WindowOptions } from './pipeline';
 export type { BatchDurations, BatchProgress, RunSummary } from './progress';
 export { isRejection, type RecordContext, Rejection, reject, type Step } from './rejection';
-export type { InputRange, OffsetRange, Positions, RecordChunk, Source, SourceContext } from './source';
+export {
+  type DurableStep,
+  isPermanent,
+  type RecoveryEvent,
+  type RetryEvent,
+  type RetryOptions,
+  type RetryPolicy,
+  retryPolicy,
+} from './retry';
+export type {
+  DataGap,
+  InputRange,
+  OffsetRange,
+  Positions,
+  RecordChunk,
+  Source,
+  SourceContext,
+} from './source';
 export { composeSteps } from './steps';
+export { type FileAction, fileSystemError } from './storage-error';

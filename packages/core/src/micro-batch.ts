@@ -10,7 +10,7 @@ import type { DeadLetter } from './dead-letter';
 import { type Duration, toMilliseconds } from './duration';
 import { InvalidOptionError } from './errors';
 import { type RecordContext, Rejection, type Step } from './rejection';
-import type { InputRange, OffsetRange, Positions, RecordChunk } from './source';
+import type { DataGap, InputRange, OffsetRange, Positions, RecordChunk } from './source';
 
 /** A window to rebuild exactly: the recorded plan of a batch that was not committed before a crash. */
 export interface ReplayWindow {
@@ -71,6 +71,7 @@ interface LaneFold<Acc> {
   acc: Acc;
   from: number;
   to: number;
+  gaps?: DataGap[];
 }
 
 class OpenWindow<Acc> {
@@ -143,6 +144,7 @@ export function microBatch<R, T, Acc>(
         chunk: RecordChunk<R>,
         start: number,
         end: number,
+        gap?: DataGap,
       ): void => {
         if (start >= end) return;
         const began = performance.now();
@@ -152,6 +154,8 @@ export function microBatch<R, T, Acc>(
           fold = { acc: aggregator.init(), from: offsets[start] as number, to: -1 };
           window.lanes.set(lane, fold);
         }
+        // An accepted loss goes with the batch that holds the first record after it.
+        if (gap !== undefined) fold.gaps = [...(fold.gaps ?? []), gap];
         let acc = fold.acc;
         let valid = 0;
         context.lane = lane;
@@ -189,7 +193,10 @@ export function microBatch<R, T, Acc>(
         let accumulator: Acc | undefined;
         for (const name of names) {
           const fold = window.lanes.get(name) as LaneFold<Acc>;
-          range[name] = { from: fold.from, to: fold.to };
+          range[name] =
+            fold.gaps === undefined
+              ? { from: fold.from, to: fold.to }
+              : { from: fold.from, to: fold.to, gaps: fold.gaps };
           accumulator = accumulator === undefined ? fold.acc : aggregator.merge(accumulator, fold.acc);
         }
         return {
@@ -226,13 +233,13 @@ export function microBatch<R, T, Acc>(
         return true;
       };
 
-      const foldNormal = (chunk: RecordChunk<R>, start: number, end: number): void => {
+      const foldNormal = (chunk: RecordChunk<R>, start: number, end: number, gap?: DataGap): void => {
         let i = start;
         while (i < end) {
           // While a replay is pending, windows stay open so batch ids keep their order.
           const room = replay === undefined ? maxRecords - current.size : Number.POSITIVE_INFINITY;
           const stop = Math.min(end, i + room);
-          foldRange(current, chunk, i, stop);
+          foldRange(current, chunk, i, stop, i === start ? gap : undefined);
           i = stop;
           if (replay === undefined && current.size >= maxRecords) closeCurrent();
         }
@@ -241,21 +248,33 @@ export function microBatch<R, T, Acc>(
       const onChunk = (chunk: RecordChunk<R>): void => {
         const { offsets, lane } = chunk;
         const length = chunk.values.length;
+        // The source says every offset of the lane below `position` is accounted for: a replay waiting
+        // for that lane (given to another group member, or resumed past its range) need not wait more.
+        if (chunk.position !== undefined && replay?.plan.range[lane] !== undefined) {
+          const seen = chunk.position - 1;
+          if (seen > (replay.reached.get(lane) ?? -1)) replay.reached.set(lane, seen);
+          if (replayComplete()) finishReplay();
+        }
         let start = 0;
         const floor = skipBefore[lane];
         if (floor !== undefined) while (start < length && (offsets[start] as number) < floor) start++;
         if (start >= length) return;
+        let gap = chunk.gap;
         const replayRange = replay?.plan.range[lane];
         if (replay !== undefined && replayRange !== undefined) {
           let split = start;
           while (split < length && (offsets[split] as number) <= replayRange.to) split++;
-          foldRange(replay.window, chunk, start, split);
+          if (split > start) {
+            foldRange(replay.window, chunk, start, split, gap);
+            gap = undefined;
+          }
           // A lane seen past its range (its records were committed elsewhere) counts as reached too.
-          replay.reached.set(lane, offsets[length - 1] as number);
+          const last = offsets[length - 1] as number;
+          if (last > (replay.reached.get(lane) ?? -1)) replay.reached.set(lane, last);
           if (replayComplete()) finishReplay();
           start = split;
         }
-        foldNormal(chunk, start, length);
+        foldNormal(chunk, start, length, gap);
       };
 
       let timer: Subscription | undefined;

@@ -9,15 +9,17 @@ import {
   tap,
 } from 'rxjs';
 import type { Aggregator } from './aggregator';
-import type { Batch, Sink } from './batch';
+import { type Batch, dataLossOf, type Sink } from './batch';
 import type { BatchPlan, CheckpointStore } from './checkpoint';
 import { type DeadLetterHandler, discardDeadLetters } from './dead-letter';
 import type { Duration } from './duration';
-import { InvalidOptionError, TicketflowError, toTicketflowError } from './errors';
+import { type ErrorCode, InvalidOptionError, TicketflowError, toTicketflowError } from './errors';
+import type { Lease } from './lease';
 import { memoryCheckpointStore } from './memory-checkpoint-store';
 import { microBatch, type WindowBatch } from './micro-batch';
 import type { BatchProgress, RunSummary } from './progress';
 import type { Step } from './rejection';
+import { type DurableStep, type RetryOptions, retryPolicy } from './retry';
 import type { Positions, Source, SourceContext } from './source';
 
 /** Window settings of a pipeline. */
@@ -51,6 +53,17 @@ export interface PipelineOptions<R, T, Acc, M> {
   readonly scheduler?: SchedulerLike;
   /** Batches that may wait for the sink before the source is asked to pause. Default 2. */
   readonly maxPendingBatches?: number;
+  /**
+   * How a failing durable step of a batch (checkpoint `begin`, dead-letter flush, sink write,
+   * checkpoint `commit`) is retried; see {@link RetryOptions}. Default: not retried.
+   */
+  readonly retry?: RetryOptions;
+  /**
+   * The lease on the output (see `acquireLease`): {@link Lease.assertHeld} is awaited before every
+   * attempt of every durable step, so a pipeline that lost its lease fails with `CHECKPOINT_CONFLICT`
+   * before it commits another batch. Default: none (nothing stops a second writer).
+   */
+  readonly lease?: Pick<Lease, 'assertHeld'>;
 }
 
 /** A pipeline ready to run. */
@@ -79,7 +92,7 @@ export interface Pipeline {
  * @example
  * ```ts
  * const pipeline = createPipeline({
- *   source: memorySource([['{"n":1}', '{"n":2}']]),
+ *   source: memorySource([{ values: ['{"n":1}', '{"n":2}'] }]),
  *   decode: (line) => JSON.parse(line) as { n: number },
  *   metrics: metrics({ total: count(), mean_n: mean((r: { n: number }) => r.n) }),
  *   sink: memorySink(),
@@ -98,6 +111,31 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
 
   const progress$ = new Subject<BatchProgress>();
   const abort = new AbortController();
+  const retrying = retryPolicy(options.retry);
+  /**
+   * Runs one durable step under the lease and the retry policy; its failure names the step and batch
+   * (`context`) before the storage's own one-line message, with `code` unless it has a more telling one.
+   */
+  const durable = <V>(
+    step: DurableStep,
+    batchId: number,
+    code: ErrorCode,
+    context: string,
+    run: () => Promise<V>,
+  ): Promise<V> =>
+    retrying(
+      step,
+      batchId,
+      async () => {
+        try {
+          await options.lease?.assertHeld();
+          return await run();
+        } catch (error) {
+          throw inStep(error, code, context);
+        }
+      },
+      abort.signal,
+    );
   let started = false;
 
   async function run(): Promise<RunSummary> {
@@ -164,18 +202,23 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
           range: window.range,
           positions: next,
         };
-        await checkpoint.begin(plan).catch((error: unknown) => {
-          throw toTicketflowError(error, 'CHECKPOINT_FAILED', `cannot record batch ${plan.batchId}`);
-        });
+        const begun = plan;
+        await durable(
+          'begin',
+          begun.batchId,
+          'CHECKPOINT_FAILED',
+          `cannot record batch ${begun.batchId}`,
+          () => checkpoint.begin(begun),
+        );
         planMs = performance.now() - began;
       }
       nextBatchId = plan.batchId + 1;
       positions = plan.positions;
 
       const lettersBegan = performance.now();
-      await deadLetters.flush().catch((error: unknown) => {
-        throw toTicketflowError(error, 'SINK_FAILED', 'cannot write the dead letters');
-      });
+      await durable('dead-letters', plan.batchId, 'SINK_FAILED', 'cannot write the dead letters', () =>
+        deadLetters.flush(),
+      );
       const writeBegan = performance.now();
       const batch: Batch<M> = {
         batchId: plan.batchId,
@@ -185,14 +228,16 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
         invalidRecords: window.invalidRecords,
         metrics: metrics.result(window.accumulator),
         range: plan.range,
+        // A replay keeps the losses its plan recorded and adds any found while reading it again.
+        dataLoss: window.replay ? dataLossOf(plan.range, window.range) : dataLossOf(plan.range),
       };
-      await sink.write(batch).catch((error: unknown) => {
-        throw toTicketflowError(error, 'SINK_FAILED', `cannot write batch ${plan.batchId}`);
-      });
+      await durable('write', plan.batchId, 'SINK_FAILED', `cannot write batch ${plan.batchId}`, () =>
+        sink.write(batch),
+      );
       const commitBegan = performance.now();
-      await checkpoint.commit(plan).catch((error: unknown) => {
-        throw toTicketflowError(error, 'CHECKPOINT_FAILED', `cannot commit batch ${plan.batchId}`);
-      });
+      await durable('commit', plan.batchId, 'CHECKPOINT_FAILED', `cannot commit batch ${plan.batchId}`, () =>
+        checkpoint.commit(plan),
+      );
       const acknowledgeBegan = performance.now();
       await source.acknowledge(plan.range, plan.positions).catch((error: unknown) => {
         throw toTicketflowError(error, 'SOURCE_FAILED', `cannot acknowledge batch ${plan.batchId}`);
@@ -225,6 +270,7 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
           total: busyMs,
         },
         replayed: window.replay,
+        lostRecords: (batch.dataLoss ?? []).reduce((sum, loss) => sum + loss.lost, 0),
         output: sink.describe(plan.batchId),
       });
     };
@@ -299,4 +345,30 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
     run,
     stop: () => abort.abort(),
   };
+}
+
+/** Codes that say more than the step's generic one, kept when a step's failure is wrapped. */
+const TELLING_CODES: ReadonlySet<ErrorCode> = new Set([
+  'CHECKPOINT_CONFLICT',
+  'AUTHENTICATION_FAILED',
+  'STORAGE_NOT_FOUND',
+  'INVALID_OPTION',
+  'ABORTED',
+]);
+
+/**
+ * A durable step's failure as one line, `<context>: <the storage's message>`, keeping the cause's
+ * `retriable` and `fatal` flags, and its code when it is more telling than `code`.
+ */
+function inStep(error: unknown, code: ErrorCode, context: string): TicketflowError {
+  if (!(error instanceof TicketflowError)) return toTicketflowError(error, code, context);
+  return new TicketflowError(
+    TELLING_CODES.has(error.code) ? error.code : code,
+    `${context}: ${error.message}`,
+    {
+      cause: error,
+      retriable: error.retriable,
+      fatal: error.fatal,
+    },
+  );
 }

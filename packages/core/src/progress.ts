@@ -40,6 +40,11 @@ export interface BatchProgress {
   readonly durationMs: BatchDurations;
   /** True when the batch was rebuilt after a crash. */
   readonly replayed: boolean;
+  /**
+   * Records lost before they could be read and accepted into this batch (the sum of its data losses'
+   * `lost`); 0 or absent when none were.
+   */
+  readonly lostRecords?: number;
   /** Where the sink wrote it. */
   readonly output: string;
 }

@@ -1,11 +1,29 @@
 import type { Observable } from 'rxjs';
 
+/**
+ * Records of one lane that were gone before they could be read (deleted by retention or `DeleteRecords`),
+ * and whose loss was accepted (a Kafka source's `onDataLoss: 'continue'`).
+ */
+export interface DataGap {
+  /** The offset the source expected to read next (where the checkpoint or the group said to resume). */
+  readonly expected: number;
+  /** The first offset the broker still had (the partition's log start offset). */
+  readonly firstAvailable: number;
+  /**
+   * `firstAvailable - expected`: the offsets lost. On a transactional topic some of them may have been
+   * control records (transaction markers), so this is an upper bound of the records lost.
+   */
+  readonly lost: number;
+}
+
 /** An inclusive range of offsets read from one lane. */
 export interface OffsetRange {
   /** The first offset. */
   readonly from: number;
   /** The last offset (inclusive). */
   readonly to: number;
+  /** Accepted losses of records just before or within this range, in offset order. Default: none. */
+  readonly gaps?: readonly DataGap[];
 }
 
 /** The records of one batch: for each lane that contributed, the offsets it read. */
@@ -31,6 +49,19 @@ export interface RecordChunk<R> {
    * letters without calling `decode`. Default: none.
    */
   readonly rejected?: ReadonlyMap<number, string>;
+  /**
+   * The lane's position after this chunk, when the source knows it to be past the chunk's last offset:
+   * every offset below it is accounted for (read before, counted by another consumer of the group, or
+   * lost). `Infinity` when the source stops reading the lane (a rebalance gave it to another member).
+   * A chunk may carry no values and only a position: a replayed batch then stops waiting for records of
+   * that lane below the position. Default: the last offset of `values` plus one.
+   */
+  readonly position?: number;
+  /**
+   * Records lost just before the first value of this chunk, whose loss the source accepted: the engine
+   * records the gap in the range of the batch that holds that value. Default: none.
+   */
+  readonly gap?: DataGap;
 }
 
 /** What the engine tells a source when it opens it. */

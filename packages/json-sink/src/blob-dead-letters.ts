@@ -42,7 +42,21 @@ export function blobDeadLetters(
   let first: DeadLetter<unknown> | undefined;
   let writing: Promise<void> = Promise.resolve();
   let failure: unknown;
+  /** Objects whose put failed: a later flush puts them again (the pipeline's retry policy calls it). */
+  let failed: Array<readonly [string, string]> = [];
 
+  const putLater = (key: string, body: string): Promise<void> => {
+    writing = writing
+      .catch(() => {})
+      .then(() => store.put(key, body))
+      .catch((error: unknown) => {
+        failed.push([key, body]);
+        failure ??= error;
+        throw error;
+      });
+    writing.catch(() => {});
+    return writing;
+  };
   const seal = (): Promise<void> => {
     if (first === undefined) return writing;
     const key = `${prefix}${laneSegment(first.lane)}-${String(first.offset).padStart(12, '0')}.jsonl`;
@@ -50,11 +64,7 @@ export function blobDeadLetters(
     lines = [];
     bytes = 0;
     first = undefined;
-    writing = writing.then(() => store.put(key, body));
-    writing.catch((error: unknown) => {
-      failure ??= error;
-    });
-    return writing;
+    return putLater(key, body);
   };
   return {
     location: store.describe(prefix),
@@ -66,7 +76,13 @@ export function blobDeadLetters(
       if (bytes >= highWater) void seal();
     },
     async flush() {
+      await writing.catch(() => {});
+      const again = failed;
+      failed = [];
+      failure = undefined;
+      for (const [key, body] of again) void putLater(key, body);
       await seal().catch(() => {});
+      await writing.catch(() => {});
       if (failure !== undefined) throw failure;
     },
     async close() {

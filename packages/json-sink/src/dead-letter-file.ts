@@ -20,7 +20,6 @@ export function deadLetterFile(path: string): DeadLetterHandler<unknown> & { rea
   let bufferedBytes = 0;
   let handle: Promise<import('node:fs/promises').FileHandle> | undefined;
   let writing: Promise<void> = Promise.resolve();
-  let failure: unknown;
 
   const file = () => {
     handle ??= mkdir(dirname(path), { recursive: true }).then(() => open(path, 'a'));
@@ -30,15 +29,25 @@ export function deadLetterFile(path: string): DeadLetterHandler<unknown> & { rea
     const lines = buffered;
     buffered = [];
     bufferedBytes = 0;
-    writing = writing.then(async () => {
-      if (lines.length === 0 && !sync) return;
-      const fh = await file();
-      if (lines.length > 0) await fh.appendFile(lines.join(''));
-      if (sync) await fh.sync();
-    });
-    writing.catch((error: unknown) => {
-      failure ??= error;
-    });
+    writing = writing
+      .catch(() => {})
+      .then(async () => {
+        if (lines.length === 0 && !sync) return;
+        const fh = await file().catch((error: unknown) => {
+          handle = undefined;
+          throw error;
+        });
+        if (lines.length > 0) await fh.appendFile(lines.join(''));
+        if (sync) await fh.sync();
+      })
+      .catch((error: unknown) => {
+        // Kept for the next flush, which the pipeline's retry policy calls: a line may then be written
+        // twice (its lane and offset identify the repeat), never lost.
+        buffered = [...lines, ...buffered];
+        bufferedBytes += lines.reduce((n, line) => n + line.length, 0);
+        throw error;
+      });
+    writing.catch(() => {});
     return writing;
   };
   return {
@@ -50,7 +59,7 @@ export function deadLetterFile(path: string): DeadLetterHandler<unknown> & { rea
       if (bufferedBytes >= HIGH_WATER_BYTES) void drain(false);
     },
     async flush() {
-      if (failure !== undefined) throw failure;
+      await writing.catch(() => {});
       if (buffered.length === 0 && handle === undefined) return;
       await drain(true);
     },

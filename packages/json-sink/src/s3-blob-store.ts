@@ -1,11 +1,20 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import type { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { type BlobStore, firstLine, InvalidOptionError, TicketflowError } from '@ticketflow/core';
 
-/** How {@link s3BlobStore} retries a request that failed for a passing reason. */
+/**
+ * How {@link s3BlobStore} retries a request that failed for a passing reason: the AWS SDK's own retry
+ * strategy (`ConfiguredRetryStrategy` of `@smithy/core/retry`, the standard strategy with this backoff),
+ * which also keeps a retry quota per client, so that a long outage ends in quick failures rather than a
+ * storm of retries: longer outages are for the pipeline's retry policy.
+ */
 export interface S3RetryOptions {
-  /** Attempts per operation, the first included. Default 8 (about 16 s of waiting with the defaults). */
+  /**
+   * Attempts per request, the first included. Default: the `AWS_MAX_ATTEMPTS` environment variable,
+   * else 8 (about 16 s of waiting with the defaults).
+   */
   readonly maxAttempts?: number;
   /** Wait before the second attempt, in ms; it doubles at each attempt. Default 200. */
   readonly baseDelayMs?: number;
@@ -30,7 +39,7 @@ export interface S3RetryEvent {
 }
 
 /** An operation of an S3 blob store. */
-export type S3Operation = 'put' | 'get' | 'list' | 'delete' | 'check';
+export type S3Operation = 'put' | 'get' | 'list' | 'delete' | 'check' | 'create';
 
 /** Options of {@link s3BlobStore}. */
 export interface S3BlobStoreOptions {
@@ -42,9 +51,10 @@ export interface S3BlobStoreOptions {
    */
   readonly prefix?: string;
   /**
-   * A ready S3 client; `endpoint`, `region` and the timeouts are then ignored. Default: a client built
-   * from the standard AWS chain (environment, shared config and credentials files, SSO, container and
-   * instance roles) that makes one attempt per call, as the store does its own retrying.
+   * A ready S3 client; `endpoint`, `region`, `retry`, `onRetry` and the timeouts are then ignored (the
+   * client retries as it was configured to). Default: a client built from the standard AWS chain
+   * (environment, shared config and credentials files, SSO, container and instance roles) with the
+   * retry strategy of `retry`.
    */
   readonly client?: S3Client;
   /**
@@ -200,17 +210,62 @@ function inspect(error: unknown): { code: string; status: number | undefined; re
   return { code, status, retriable };
 }
 
+/** The store operation a request belongs to, for the retry events. */
+const operationContext = new AsyncLocalStorage<{
+  readonly operation: S3Operation;
+  readonly location: string;
+  readonly onRetry: ((event: S3RetryEvent) => void) | undefined;
+}>();
+/** The failure the SDK is deciding about, while it computes the wait before a retry. */
+const failureContext = new AsyncLocalStorage<unknown>();
+
+/**
+ * The SDK's configured retry strategy, reporting each retry it decides on: the backoff is computed only
+ * once the strategy has decided to retry, so that is where the event is raised. Loaded with the SDK.
+ */
+async function reportingRetryStrategy(
+  maxAttempts: number,
+  backoff: (attempt: number) => number,
+): Promise<ConfiguredRetryStrategy> {
+  const { ConfiguredRetryStrategy: Base } = await import('@smithy/core/retry');
+  class ReportingRetryStrategy extends Base {
+    constructor() {
+      super(maxAttempts, (attempt) => {
+        const delayMs = backoff(attempt);
+        const context = operationContext.getStore();
+        context?.onRetry?.({
+          operation: context.operation,
+          location: context.location,
+          attempt,
+          maxAttempts,
+          delayMs,
+          reason: inspect(failureContext.getStore()).code,
+        });
+        return delayMs;
+      });
+    }
+    override refreshRetryTokenForRetry(
+      ...args: Parameters<ConfiguredRetryStrategy['refreshRetryTokenForRetry']>
+    ): ReturnType<ConfiguredRetryStrategy['refreshRetryTokenForRetry']> {
+      return failureContext.run(args[1].error, () => super.refreshRetryTokenForRetry(...args));
+    }
+  }
+  return new ReportingRetryStrategy();
+}
+
 /**
  * A {@link BlobStore} on an S3 bucket (or any S3-compatible server), on `@aws-sdk/client-s3`.
  *
  * - `put` is one `PutObject` with a `Content-MD5`, so S3 checks the bytes it stores, and resolves only
  *   once S3 has confirmed the write; an S3 object is replaced atomically, so a reader sees the old
  *   object or the whole new one. Writing a key again with the same bytes leaves the same object.
+ * - `putIfAbsent` is a `PutObject` with `If-None-Match: *`: S3 (and moto 5.2) answer 412
+ *   `PreconditionFailed` when the key exists, so of racing writers exactly one creates the object.
  * - Throttling (`SlowDown`, HTTP 429 and 503), other 5xx answers, timeouts and refused or reset
- *   connections are retried with exponential backoff, without jitter (one writer per output location):
- *   200 ms, 400 ms, 800 ms, … up to 5 s between attempts, 8 attempts, so a server that is away for
- *   about 15 s is ridden out. Refused credentials (`AUTHENTICATION_FAILED`) and a missing bucket
- *   (`STORAGE_NOT_FOUND`) fail at once.
+ *   connections are retried by the AWS SDK's retry strategy ({@link S3RetryOptions}) with exponential
+ *   backoff, without jitter (one writer per output location): 200 ms, 400 ms, 800 ms, … up to 5 s
+ *   between attempts, 8 attempts, so a server that is away for about 15 s is ridden out. Refused
+ *   credentials (`AUTHENTICATION_FAILED`) and a missing bucket (`STORAGE_NOT_FOUND`) fail at once.
  * - Every failure is a {@link TicketflowError} with a one-line message that never holds a secret.
  *
  * @example
@@ -233,12 +288,13 @@ export function s3BlobStore(options: S3BlobStoreOptions): S3BlobStore {
       `the S3 endpoint must be an http:// or https:// URL, got ${JSON.stringify(endpoint)}`,
     );
   }
-  const maxAttempts = options.retry?.maxAttempts ?? 8;
+  const fromEnv = env.AWS_MAX_ATTEMPTS ? Number(env.AWS_MAX_ATTEMPTS) : undefined;
+  const maxAttempts = options.retry?.maxAttempts ?? fromEnv ?? 8;
   const baseDelayMs = options.retry?.baseDelayMs ?? 200;
   const maxDelayMs = options.retry?.maxDelayMs ?? 5000;
   if (!(Number.isInteger(maxAttempts) && maxAttempts >= 1))
     throw new InvalidOptionError(
-      `retry.maxAttempts must be a whole number of at least 1, got ${maxAttempts}`,
+      `retry.maxAttempts (or AWS_MAX_ATTEMPTS) must be a whole number of at least 1, got ${maxAttempts}`,
     );
   if (!(baseDelayMs >= 0 && maxDelayMs >= 0))
     throw new InvalidOptionError('retry.baseDelayMs and retry.maxDelayMs must not be negative');
@@ -258,7 +314,9 @@ export function s3BlobStore(options: S3BlobStoreOptions): S3BlobStore {
   const buildClient = async ({ S3Client }: S3Sdk): Promise<S3Client> => {
     if (options.client) return options.client;
     const config: S3ClientConfig = {
-      maxAttempts: 1,
+      retryStrategy: await reportingRetryStrategy(maxAttempts, (attempt) =>
+        Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1)),
+      ),
       requestHandler: {
         connectionTimeout: options.connectionTimeoutMs ?? 5000,
         requestTimeout: options.requestTimeoutMs ?? 30_000,
@@ -338,25 +396,18 @@ export function s3BlobStore(options: S3BlobStoreOptions): S3BlobStore {
     );
   };
 
-  /** Runs one operation, retrying passing failures with exponential backoff. */
+  /** Runs one operation; the SDK retries passing failures (see {@link S3RetryOptions}). */
   const attempt = async <T>(
     operation: S3Operation,
     location: string,
     run: (c: Connection) => Promise<T>,
   ): Promise<T> => {
     const c = await getConnection();
-    for (let n = 1; ; n += 1) {
-      try {
-        return await run(c);
-      } catch (error) {
-        const { code, retriable } = inspect(error);
-        if (!retriable || n >= maxAttempts) {
-          throw failure(error, operation, location, n);
-        }
-        const delayMs = Math.min(maxDelayMs, baseDelayMs * 2 ** (n - 1));
-        options.onRetry?.({ operation, location, attempt: n, maxAttempts, delayMs, reason: code });
-        await sleep(delayMs);
-      }
+    try {
+      return await operationContext.run({ operation, location, onRetry: options.onRetry }, () => run(c));
+    } catch (error) {
+      const attempts = (error as { $metadata?: { attempts?: unknown } }).$metadata?.attempts;
+      throw failure(error, operation, location, typeof attempts === 'number' ? attempts : 1);
     }
   };
 
@@ -378,6 +429,38 @@ export function s3BlobStore(options: S3BlobStoreOptions): S3BlobStore {
           }),
         ),
       );
+    },
+    async putIfAbsent(key, body) {
+      const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+      const md5 = createHash('md5').update(bytes).digest('base64');
+      return attempt('create', url(key), async ({ s3, sdk }) => {
+        try {
+          await s3.send(
+            new sdk.PutObjectCommand({
+              Bucket: bucket,
+              Key: prefix + key,
+              Body: bytes,
+              ContentLength: bytes.byteLength,
+              ContentMD5: md5,
+              ContentType: contentTypeOf(key),
+              IfNoneMatch: '*',
+            }),
+          );
+          return true;
+        } catch (error) {
+          const { code, status } = inspect(error);
+          if (code === 'PreconditionFailed' || status === 412) return false;
+          if (code === 'ConditionalRequestConflict' || status === 409) {
+            // Another conditional write of this key is in flight: its outcome decides, ask again.
+            throw new TicketflowError(
+              'SINK_FAILED',
+              `cannot create ${url(key)}: a concurrent conditional write is in progress (${code})`,
+              { cause: error, retriable: true },
+            );
+          }
+          throw error;
+        }
+      });
     },
     async get(key) {
       return attempt('get', url(key), async ({ s3, sdk }) => {

@@ -197,7 +197,7 @@ describe('a pipeline writing to S3', () => {
     }
     expect(failure).toBeInstanceOf(TicketflowError);
     expect((failure as TicketflowError).message).toMatch(
-      /^cannot (put|get|list) s3:\/\/pipeline\/resume\/.* \(ECONNREFUSED\)$/,
+      /^cannot (record batch \d+|write batch \d+|write the dead letters|commit batch \d+): cannot (put|get|list) s3:\/\/pipeline\/resume\/.* \(ECONNREFUSED\)$/,
     );
     expect((failure as TicketflowError).retriable).toBe(true);
     expect(first.checking.problems).toEqual([]);

@@ -1,7 +1,10 @@
 import {
+  acquireLease,
+  type BlobStore,
   blobCheckpointStore,
   createPipeline,
   type DeadLetterHandler,
+  type Lease,
   type Source,
   type Step,
 } from '@ticketflow/core';
@@ -30,6 +33,11 @@ export interface ProcessorSettings extends OperationsSettings {
   readonly layout?: BatchLayout;
   /** Gzip-compresses the batch files. Default `false`. */
   readonly gzip?: boolean | undefined;
+  /**
+   * How long the output's lease lasts without renewal, in ms (`--lease-ttl`). A second processor on the
+   * same output is refused until then; after a crash, a restart waits up to this long. Default 30000.
+   */
+  readonly leaseTtl?: number | undefined;
 }
 
 /**
@@ -108,6 +116,17 @@ async function processTickets<R>(settings: ProcessorSettings, parts: ProcessorPa
   const checkpoint = checkpointOutput
     ? blobCheckpointStore(checkpointOutput.store, { prefix: '' })
     : blobCheckpointStore(output.store);
+  // One owner per output: the lease lives beside the checkpoint (`<out>/_checkpoint/lease/`, or
+  // `<checkpoint>/lease/`). Leftovers of interrupted writes are removed only once it is held.
+  let leases: Lease[];
+  try {
+    leases = await leaseOutputs(settings, parts, output.store, checkpointOutput?.store);
+    // With the checkpoint elsewhere, the output folder's leftovers are ours too once the checkpoint is.
+    if (checkpointOutput) await removeLeftovers(output.store, logger);
+  } catch (error) {
+    await Promise.allSettled(outputs.map((o) => o.close()));
+    throw error;
+  }
   const deadLetters: DeadLetterHandler<R> =
     parts.deadLetters ??
     // Without a handler of their own, records are text (see ProcessorParts): the default handlers take text.
@@ -133,6 +152,8 @@ async function processTickets<R>(settings: ProcessorSettings, parts: ProcessorPa
     checkpoint,
     deadLetters,
     window: { span: settings.window, ...(settings.maxRecords ? { maxRecords: settings.maxRecords } : {}) },
+    retry: ops.retryOptions(),
+    lease: { assertHeld: async () => void (await Promise.all(leases.map((l) => l.assertHeld()))) },
   });
   pipeline.progress$.subscribe((p) => {
     ops.batchCommitted(p);
@@ -168,6 +189,82 @@ async function processTickets<R>(settings: ProcessorSettings, parts: ProcessorPa
     logger.info('done', { ...totals, ...(lastBatchId !== undefined ? { lastBatchId } : {}) });
   } finally {
     shutdown.signal.removeEventListener('abort', onStop);
+    await releaseLeases(leases, logger);
     await Promise.allSettled(outputs.map((o) => o.close()));
+  }
+}
+
+/**
+ * Takes the lease on the checkpoint's location, then removes the leftovers of interrupted writes there.
+ * Rejects with the lease's one-line `CHECKPOINT_CONFLICT` when another processor holds it.
+ */
+async function leaseOutputs<R>(
+  settings: ProcessorSettings,
+  parts: ProcessorParts<R>,
+  output: BlobStore,
+  checkpoint: BlobStore | undefined,
+): Promise<Lease[]> {
+  const { logger } = parts;
+  const resource = output.describe('');
+  const ttl = settings.leaseTtl ?? 30_000;
+  const targets: Array<{ store: BlobStore; prefix: string }> = checkpoint
+    ? [{ store: checkpoint, prefix: 'lease/' }]
+    : [{ store: output, prefix: '_checkpoint/lease/' }];
+  const leases: Lease[] = [];
+  try {
+    for (const { store, prefix } of targets) {
+      const lease = await acquireLease(store, {
+        prefix,
+        ttl,
+        resource,
+        onRenewFailed: (error) =>
+          logger.warn(
+            `${error.message}; the lease stays held until ${new Date(lease.expiresAt).toISOString()}, retrying`,
+          ),
+        onLost: (error) => logger.error(error.message),
+      });
+      leases.push(lease);
+      if (lease.tookOver) {
+        const was = lease.tookOver;
+        logger.warn(
+          `took over the lease on ${resource} from host ${was.host}, pid ${was.pid}, which was never released (that processor was killed or lost its storage; its lease ran until ${was.expiresAt})`,
+        );
+      }
+    }
+  } catch (error) {
+    await releaseLeases(leases, logger);
+    throw error;
+  }
+  for (const { store } of targets) await removeLeftovers(store, logger);
+  return leases;
+}
+
+/** Removes the temporary files of interrupted writes (see `BlobStore.removeLeftovers`), logging them. */
+async function removeLeftovers(store: BlobStore, logger: Logger): Promise<void> {
+  let removed: string[];
+  try {
+    removed = (await store.removeLeftovers?.()) ?? [];
+  } catch (error) {
+    // Not worth stopping for: the batch writes meet the same trouble and follow the retry policy.
+    logger.warn(
+      `cannot remove leftover temporary files: ${error instanceof Error ? error.message : String(error)}`,
+    );
+    return;
+  }
+  if (removed.length > 0) {
+    logger.info(`removed ${removed.length} leftover temporary file(s) of interrupted writes`, {
+      files: removed.slice(0, 10).join(' '),
+    });
+  }
+}
+
+/** Gives the leases up, so that a successor starts at once; a failure only costs it the lease's ttl. */
+async function releaseLeases(leases: readonly Lease[], logger: Logger): Promise<void> {
+  for (const lease of leases) {
+    await lease.release().catch((error: unknown) => {
+      logger.warn(
+        `cannot release the lease ${lease.location} (${error instanceof Error ? error.message : String(error)}): a successor waits until it expires`,
+      );
+    });
   }
 }

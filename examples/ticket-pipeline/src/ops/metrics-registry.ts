@@ -27,6 +27,11 @@ export interface PipelineMetrics {
   batchCommitted(progress: BatchProgress, at?: Date): void;
   /** Counts a failed attempt to write a batch. */
   sinkWriteFailed(): void;
+  /**
+   * Counts a retry of a storage step: `begin`, `dead-letters`, `write` or `commit` (a durable step of a
+   * batch, retried for `--sink-retry-for`), or `s3-request` (one S3 request retried by the AWS SDK).
+   */
+  storageRetried(step: string): void;
   /** Renders every metric in the Prometheus text format. */
   render(): Promise<{ readonly contentType: string; readonly body: string }>;
 }
@@ -46,7 +51,9 @@ export const BATCH_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
  * | `ticketflow_last_batch_timestamp_seconds` | gauge | Unix time the last batch was committed |
  * | `ticketflow_last_batch_id` | gauge | id of the last committed batch |
  * | `ticketflow_sink_write_failures_total` | counter | failed attempts to write a batch |
- * | `ticketflow_consumer_lag{partition}` | gauge | messages not read yet, per partition (Kafka only) |
+ * | `ticketflow_storage_retries_total{step}` | counter | retries of a durable step (`begin`, `dead-letters`, `write`, `commit`) or of an S3 request (`s3-request`) |
+ * | `ticketflow_consumer_lag{partition}` | gauge | log end offset minus the consumer's position, per partition (Kafka only) |
+ * | `ticketflow_data_loss_records_total` | counter | records lost before they could be read (retention, `DeleteRecords`) and accepted with `--on-data-loss continue`, counted with the committed batch that records them |
  * | `ticketflow_healthy` | gauge | 1 while `/healthz` answers 200, else 0 |
  */
 export function createPipelineMetrics(options: PipelineMetricsOptions = {}): PipelineMetrics {
@@ -83,16 +90,27 @@ export function createPipelineMetrics(options: PipelineMetricsOptions = {}): Pip
     help: 'Id of the last committed batch.',
     registers,
   });
+  const dataLoss = new Counter({
+    name: 'ticketflow_data_loss_records_total',
+    help: 'Records deleted (retention, DeleteRecords) before they could be read, accepted with --on-data-loss continue; counted with the committed batch that records the loss.',
+    registers,
+  });
   const sinkFailures = new Counter({
     name: 'ticketflow_sink_write_failures_total',
     help: 'Failed attempts to write a batch to the output.',
+    registers,
+  });
+  const storageRetries = new Counter({
+    name: 'ticketflow_storage_retries_total',
+    help: 'Retries of a durable step of a batch (step: begin, dead-letters, write, commit; see --sink-retry-for) or of one S3 request by the AWS SDK (step: s3-request).',
+    labelNames: ['step'] as const,
     registers,
   });
   if (options.lag) {
     const lag = options.lag;
     new Gauge({
       name: 'ticketflow_consumer_lag',
-      help: 'Messages in the partition not read yet (high watermark minus next offset), per partition read so far.',
+      help: "Messages in the partition not read yet: the log end offset minus the consumer's position (which counts transaction markers), per assigned partition.",
       labelNames: ['partition'] as const,
       registers,
       collect() {
@@ -119,6 +137,7 @@ export function createPipelineMetrics(options: PipelineMetricsOptions = {}): Pip
     batchCommitted(progress, at = new Date()) {
       records.inc(progress.inputRecords);
       invalid.inc(progress.invalidRecords);
+      dataLoss.inc(progress.lostRecords ?? 0);
       batches.inc();
       duration.observe(Math.max(0, progress.durationMs.total - progress.durationMs.fold) / 1000);
       lastBatchTime.set(at.getTime() / 1000);
@@ -126,6 +145,9 @@ export function createPipelineMetrics(options: PipelineMetricsOptions = {}): Pip
     },
     sinkWriteFailed() {
       sinkFailures.inc();
+    },
+    storageRetried(step) {
+      storageRetries.inc({ step });
     },
     async render() {
       return { contentType: registry.contentType, body: await registry.metrics() };

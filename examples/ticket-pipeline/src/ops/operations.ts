@@ -1,4 +1,11 @@
-import { type BatchProgress, firstLine, type Sink, type Source } from '@ticketflow/core';
+import {
+  type BatchProgress,
+  type DurableStep,
+  firstLine,
+  type RetryOptions,
+  type Sink,
+  type Source,
+} from '@ticketflow/core';
 import { tap } from 'rxjs';
 import type { Logger } from '../logger';
 import { createHealth, type Health } from './health';
@@ -14,8 +21,10 @@ export interface OperationsSettings {
   /** The address the HTTP server listens on. Default `'127.0.0.1'` (this machine only). */
   readonly httpHost?: string | undefined;
   /**
-   * How long a failed batch write is retried, in ms, before the processor gives up and exits 1.
-   * Default: not retried (the processor exits at the first failure).
+   * How long a failing durable step of a batch is retried, in ms, before the processor gives up and
+   * exits 1: recording the batch in the checkpoint, writing its dead letters, writing its batch file,
+   * committing it in the checkpoint (and the lease checks before each). Default: not retried (the
+   * processor exits at the first failure; S3 requests are still retried by the AWS SDK, about 16 s).
    */
   readonly sinkRetryFor?: number | undefined;
 }
@@ -29,10 +38,6 @@ export interface OperationsParts {
   readonly lag?: () => ReadonlyArray<PartitionLagSample>;
   /** Whether the source reaches its brokers, when the source is Kafka. */
   readonly connected?: () => boolean;
-  /** Waits between write attempts; tests pass a faster one. Default: a timer. */
-  readonly sleep?: (ms: number, signal: AbortSignal) => Promise<void>;
-  /** The clock the retry limit is measured with, in ms. Default `Date.now`. */
-  readonly now?: () => number;
 }
 
 /** Health, metrics and the HTTP server of a running processor. */
@@ -45,11 +50,16 @@ export interface Operations {
   readonly server: OpsServer | undefined;
   /** Wraps the pipeline's source to see records arrive. */
   watchSource<R>(source: Source<R>): Source<R>;
-  /** Wraps the pipeline's sink to see write failures, and to retry them for `sinkRetryFor`. */
+  /** Wraps the pipeline's sink to count failed writes and to see them succeed again. */
   watchSink<M>(sink: Sink<M>): Sink<M>;
+  /**
+   * The pipeline's retry policy: `sinkRetryFor`, with each retry logged (WARN), counted
+   * (`ticketflow_storage_retries_total{step}`) and reported by `/healthz` (503) until the step succeeds.
+   */
+  retryOptions(): RetryOptions;
   /** Records a committed batch. */
   batchCommitted(progress: BatchProgress): void;
-  /** Records a failed storage request that is being retried (S3). */
+  /** Records a failed storage request that is being retried by the storage client (S3). */
   outputRetrying(reason: string): void;
   /** The processor was asked to stop: a failing write is no longer retried. */
   stopping(): void;
@@ -59,24 +69,13 @@ export interface Operations {
   close(): Promise<void>;
 }
 
-const FIRST_RETRY_MS = 500;
-const MAX_RETRY_MS = 30_000;
-
-function sleepFor(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
+/** What a step did, for the log line of its recovery. */
+const DONE: Record<DurableStep, (batchId: number) => string> = {
+  begin: (id) => `batch ${id} recorded in the checkpoint`,
+  'dead-letters': (id) => `dead letters of batch ${id} written`,
+  write: (id) => `batch ${id} written`,
+  commit: (id) => `batch ${id} committed`,
+};
 
 const reasonOf = (error: unknown) => firstLine(error instanceof Error ? error.message : String(error));
 
@@ -84,19 +83,18 @@ const reasonOf = (error: unknown) => firstLine(error instanceof Error ? error.me
  * Sets up the processor's health and metrics and, when `settings.httpPort` is set, starts the HTTP
  * server (`/healthz`, `/metrics`), logging `http listening on :PORT`.
  *
- * A failed batch write is retried with exponential backoff (0.5 s doubling to 30 s) for
- * `settings.sinkRetryFor` ms while `/healthz` answers 503; the batch is then written with the same id
- * and content, so nothing is lost or counted twice. Without `sinkRetryFor`, or once it has passed, or
- * once the processor is stopping, the failure ends the run (exit code 1); the uncommitted batch is
- * rebuilt by the next run.
+ * {@link Operations.retryOptions} is the pipeline's retry policy: a failing durable step of a batch
+ * (checkpoint, dead letters, batch file, commit) is retried with exponential backoff (0.5 s doubling to
+ * 30 s) for `settings.sinkRetryFor` ms while `/healthz` answers 503; the batch is then written with the
+ * same id and content, so nothing is lost or counted twice. Without `sinkRetryFor`, or once it has
+ * passed, or once the processor is stopping, the failure ends the run (exit code 1); the uncommitted
+ * batch is rebuilt by the next run.
  */
 export async function startOperations(
   settings: OperationsSettings,
   parts: OperationsParts,
 ): Promise<Operations> {
   const { logger } = parts;
-  const sleep = parts.sleep ?? sleepFor;
-  const now = parts.now ?? Date.now;
   const health = createHealth({
     sourceName: parts.sourceName,
     windowMs: settings.window,
@@ -108,7 +106,6 @@ export async function startOperations(
     healthy: () => health.report().healthy,
     processMetrics: serving,
   });
-  const stop = new AbortController();
   let server: OpsServer | undefined;
   if (settings.httpPort !== undefined) {
     server = await startOpsServer({
@@ -136,32 +133,34 @@ export async function startOperations(
       };
     },
     watchSink<M>(sink: Sink<M>): Sink<M> {
-      const retryForMs = settings.sinkRetryFor ?? 0;
       return {
         describe: (batchId) => sink.describe(batchId),
         ...(sink.close ? { close: () => (sink.close as () => Promise<void>)() } : {}),
         async write(batch) {
-          const began = now();
-          let delay = FIRST_RETRY_MS;
-          for (let attempt = 1; ; attempt++) {
-            try {
-              await sink.write(batch);
-              if (attempt > 1) logger.info(`batch ${batch.batchId} written after ${attempt} attempts`);
-              health.outputSucceeded();
-              return;
-            } catch (error) {
-              const reason = reasonOf(error);
-              metrics.sinkWriteFailed();
-              health.outputFailed(reason);
-              const elapsed = now() - began;
-              if (stop.signal.aborted || elapsed + delay > retryForMs) throw error;
-              logger.warn(
-                `cannot write batch ${batch.batchId} (attempt ${attempt}): ${reason}; retrying in ${delay} ms`,
-              );
-              await sleep(delay, stop.signal);
-              delay = Math.min(delay * 2, MAX_RETRY_MS);
-            }
+          try {
+            await sink.write(batch);
+          } catch (error) {
+            metrics.sinkWriteFailed();
+            health.outputFailed(reasonOf(error));
+            throw error;
           }
+          health.outputSucceeded();
+        },
+      };
+    },
+    retryOptions() {
+      return {
+        for: settings.sinkRetryFor ?? 0,
+        onRetry(event) {
+          metrics.storageRetried(event.step);
+          health.outputFailed(reasonOf(event.error));
+          logger.warn(
+            `${event.error.message} (attempt ${event.attempt}); retrying in ${Math.round(event.delayMs)} ms`,
+          );
+        },
+        onRecovered(event) {
+          health.outputSucceeded();
+          logger.info(`${DONE[event.step](event.batchId)} after ${event.attempts} attempts`);
         },
       };
     },
@@ -170,17 +169,16 @@ export async function startOperations(
       metrics.batchCommitted(progress);
     },
     outputRetrying(reason) {
+      metrics.storageRetried('s3-request');
       health.outputFailed(reason);
     },
     stopping() {
       health.stopping();
-      stop.abort();
     },
     failed(error) {
       health.failed(reasonOf(error));
     },
     async close() {
-      stop.abort();
       await server?.close();
     },
   };

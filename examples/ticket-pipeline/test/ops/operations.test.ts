@@ -1,4 +1,4 @@
-import type { Batch, Sink } from '@ticketflow/core';
+import { type Batch, retryPolicy, type Sink, TicketflowError } from '@ticketflow/core';
 import { memorySource } from '@ticketflow/core/testing';
 import { BehaviorSubject, firstValueFrom, toArray } from 'rxjs';
 import { describe, expect, it } from 'vitest';
@@ -31,44 +31,48 @@ function flakySink(failures: number) {
   return { sink, written, calls: () => calls };
 }
 
-async function operations(sinkRetryFor: number | undefined, onSleep: (ms: number) => void = () => {}) {
+async function operations(sinkRetryFor: number | undefined) {
   const lines: string[] = [];
-  let clock = 0;
   const ops = await startOperations(
     { window: 1000, ...(sinkRetryFor !== undefined ? { sinkRetryFor } : {}) },
     {
       logger: createLogger({ level: 'debug', write: (line) => lines.push(line) }),
       sourceName: 'test',
-      // No real waiting: the clock jumps by the delay.
-      sleep: async (ms) => {
-        clock += ms;
-        onSleep(ms);
-      },
-      now: () => clock,
     },
   );
   return { ops, log: () => lines.join('') };
 }
 
-describe('operations: batch writes', () => {
-  it('retries a failing write with growing delays and reports the output failing meanwhile', async () => {
-    const delays: number[] = [];
-    const healthDuring: boolean[] = [];
-    const { ops, log } = await operations(10 * 60_000, (ms) => {
-      delays.push(ms);
-      healthDuring.push(ops.health.report().sink.failing);
-    });
+/** The engine's retry policy with the processor's callbacks, waiting 1 ms doubling to 4 ms. */
+function policy(ops: Awaited<ReturnType<typeof operations>>['ops']) {
+  return retryPolicy({ ...ops.retryOptions(), firstDelay: 1, maxDelay: 4 });
+}
+
+describe('operations: retries and batch writes', () => {
+  it('reports the output failing while a step is retried, counts and logs each retry, then recovers', async () => {
+    const { ops, log } = await operations(10 * 60_000);
     ops.health.running();
+    const healthDuring: boolean[] = [];
     const flaky = flakySink(3);
-    await ops.watchSink(flaky.sink).write(batch(7));
-    expect(flaky.written).toEqual([7]);
-    expect(delays).toEqual([500, 1000, 2000]);
-    expect(healthDuring).toEqual([true, true, true]);
-    expect(ops.health.report()).toMatchObject({ healthy: true, sink: { failing: false } });
-    expect(parseMetrics((await ops.metrics.render()).body).get('ticketflow_sink_write_failures_total')).toBe(
-      3,
+    const sink = ops.watchSink(flaky.sink);
+    await policy(ops)(
+      'write',
+      7,
+      async () => {
+        healthDuring.push(ops.health.report().healthy);
+        await sink.write(batch(7)).catch((e: Error) => {
+          throw new TicketflowError('SINK_FAILED', `cannot write batch 7: ${e.message}`);
+        });
+      },
+      new AbortController().signal,
     );
-    expect(log()).toMatch(/cannot write batch 7 \(attempt 1\): EIO: attempt 1; retrying in 500 ms/);
+    expect(flaky.written).toEqual([7]);
+    expect(healthDuring).toEqual([true, false, false, false]);
+    expect(ops.health.report()).toMatchObject({ healthy: true, sink: { failing: false } });
+    const metrics = parseMetrics((await ops.metrics.render()).body);
+    expect(metrics.get('ticketflow_sink_write_failures_total')).toBe(3);
+    expect(metrics.get('ticketflow_storage_retries_total{step="write"}')).toBe(3);
+    expect(log()).toMatch(/WARN +cannot write batch 7: EIO: attempt 1 \(attempt 1\); retrying in 1 ms/);
     expect(log()).toMatch(/batch 7 written after 4 attempts/);
     await ops.close();
   });
@@ -77,7 +81,10 @@ describe('operations: batch writes', () => {
     const { ops } = await operations(undefined);
     ops.health.running();
     const flaky = flakySink(1);
-    await expect(ops.watchSink(flaky.sink).write(batch(0))).rejects.toThrow('EIO: attempt 1');
+    const sink = ops.watchSink(flaky.sink);
+    await expect(
+      policy(ops)('write', 0, () => sink.write(batch(0)), new AbortController().signal),
+    ).rejects.toThrow('EIO: attempt 1');
     expect(flaky.calls()).toBe(1);
     expect(ops.health.report()).toMatchObject({
       healthy: false,
@@ -86,25 +93,18 @@ describe('operations: batch writes', () => {
     await ops.close();
   });
 
-  it('gives up once the next delay would pass sinkRetryFor', async () => {
-    const delays: number[] = [];
-    const { ops } = await operations(2_000, (ms) => delays.push(ms));
-    const flaky = flakySink(100);
-    await expect(ops.watchSink(flaky.sink).write(batch(1))).rejects.toThrow(/EIO/);
-    // 500 + 1000 fit in 2 s; the next 2000 would not.
-    expect(delays).toEqual([500, 1000]);
-    expect(flaky.calls()).toBe(3);
-    await ops.close();
-  });
-
-  it('stops retrying once the processor is stopping', async () => {
-    let ops!: Awaited<ReturnType<typeof operations>>['ops'];
-    ({ ops } = await operations(10 * 60_000, () => ops.stopping()));
-    const flaky = flakySink(100);
-    await expect(ops.watchSink(flaky.sink).write(batch(2))).rejects.toThrow(/EIO/);
-    // The attempt before the stop and one last attempt after it.
-    expect(flaky.calls()).toBe(2);
-    expect(ops.health.report().status).toBe('stopping');
+  it("stops retrying once the pipeline is asked to stop, throwing the step's own error", async () => {
+    const { ops } = await operations(10 * 60_000);
+    const stop = new AbortController();
+    let calls = 0;
+    const step = async () => {
+      calls += 1;
+      if (calls === 2) stop.abort();
+      throw new TicketflowError('CHECKPOINT_FAILED', `cannot commit batch 2: EIO ${calls}`);
+    };
+    await expect(policy(ops)('commit', 2, step, stop.signal)).rejects.toThrow('cannot commit batch 2: EIO 2');
+    // The attempt during which the stop came was the last one.
+    expect(calls).toBe(2);
     await ops.close();
   });
 

@@ -61,7 +61,9 @@ describe('processor health while its output fails', () => {
       expect(during.get('ticketflow_sink_write_failures_total')).toBeGreaterThanOrEqual(1);
       expect(during.get('ticketflow_batches_total')).toBe(0);
       expect(during.get('ticketflow_healthy')).toBe(0);
-      expect(cli.output().stderr).toMatch(/WARN +cannot write batch 0 \(attempt 1\): ENOTDIR/);
+      expect(cli.output().stderr).toMatch(
+        /WARN +cannot write batch 0: cannot write \S+batch_00000\.json: .*\(ENOTDIR\).* \(attempt 1\); retrying in 500 ms/,
+      );
 
       await rm(blocker);
       const healthy = await waitFor(async () => {
