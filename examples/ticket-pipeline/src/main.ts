@@ -71,6 +71,7 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
         topic: settings.topic,
         groupId: settings.group,
         startFrom: settings.startFrom === 'latest' ? 'latest' : 'earliest',
+        onDataLoss: settings.onDataLoss,
         ...(settings.instanceId ? { instanceId: settings.instanceId } : {}),
         onEvent: (event) => logger[event.level](event.message),
       });

@@ -54,10 +54,25 @@ export type TicketMetrics = ReturnType<typeof ticketMetrics.result>;
 
 /**
  * The batch metrics file of the output contract: field names and order as the dashboards expect them.
+ * A batch that accepted a loss of records (`--on-data-loss continue`) adds, last, `data_loss`:
+ * `[{"lane": "topic/partition", "expected_offset": n, "first_available_offset": n, "lost": n}]`; the
+ * field is absent when nothing was lost, so that such files keep exactly the contract's fields.
  */
 export function formatTicketBatch(batch: Batch<TicketMetrics>): Record<string, unknown> {
   const m = batch.metrics;
   const [slaMedian = null, slaP90 = null, slaP99 = null] = m.sla_quantiles;
+  const lost = batch.dataLoss ?? [];
+  const dataLoss =
+    lost.length === 0
+      ? {}
+      : {
+          data_loss: lost.map((l) => ({
+            lane: l.lane,
+            expected_offset: l.expected,
+            first_available_offset: l.firstAvailable,
+            lost: l.lost,
+          })),
+        };
   return {
     batch_id: batch.batchId,
     window_start: batch.windowStart.toISOString(),
@@ -75,6 +90,7 @@ export function formatTicketBatch(batch: Batch<TicketMetrics>): Record<string, u
     sla_p90: slaP90,
     sla_p99: slaP99,
     sla_mean_by_team: m.sla_mean_by_team,
+    ...dataLoss,
   };
 }
 

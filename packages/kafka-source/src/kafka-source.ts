@@ -1,5 +1,6 @@
 import type { KafkaConsumer, LibrdKafkaError, Message, TopicPartition } from '@confluentinc/kafka-javascript';
 import {
+  type DataGap,
   InvalidOptionError,
   type Positions,
   type RecordChunk,
@@ -10,10 +11,12 @@ import {
 import { Observable } from 'rxjs';
 import { call, connectClient, kafkaModule } from './client';
 import { type KafkaConnectionOptions, librdkafkaConfig } from './connection';
+import { dedupeEvents } from './dedupe-events';
 import { fromClientError, isAuthenticationError, RDKAFKA } from './kafka-errors';
 import type { KafkaRecord } from './kafka-record';
+import { decideStart, describeGap, type StartDecision } from './start-position';
 
-/** A message the source reports about itself: connection trouble, rebalances. */
+/** A message the source reports about itself: connection trouble, rebalances, positions. */
 export interface KafkaSourceEvent {
   /** How serious it is. */
   readonly level: 'debug' | 'info' | 'warn' | 'error';
@@ -27,8 +30,25 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions {
   readonly topic: string;
   /** The consumer group. Default `'ticketflow'`. */
   readonly groupId?: string;
-  /** Where a group with no committed offset starts: `'earliest'` (default) or `'latest'`. */
+  /**
+   * Where a new group starts: `'earliest'` (default) or `'latest'`. It decides only where a group with no
+   * position for the topic starts: a partition added to the topic later, or one that a running group has
+   * no committed offset for, is read from its beginning. With `'latest'`, the log end offsets are
+   * committed for the group as soon as its partitions are assigned, so the decision is taken once.
+   */
   readonly startFrom?: 'earliest' | 'latest';
+  /**
+   * What to do when records the processor should read next are gone (deleted by retention or
+   * `DeleteRecords` before they were read), detected at each assignment (the checkpoint's or the group's
+   * position below the partition's log start offset) and while running:
+   *
+   * - `'fail'` (default): stop before reading past the gap: the run fails with a `DATA_LOSS`
+   *   {@link TicketflowError} naming the topic, partition, expected and first available offsets and the
+   *   number of records lost.
+   * - `'continue'`: a `warn` event with the same facts, reading goes on from the log start offset, and the
+   *   gap is recorded in the range of the batch holding the partition's next record (see `DataGap`).
+   */
+  readonly onDataLoss?: 'fail' | 'continue';
   /**
    * A stable id of this processor for static group membership: a restarted processor with the same id
    * gets its partitions back at once instead of after the session timeout. Default: none (dynamic).
@@ -36,9 +56,24 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions {
   readonly instanceId?: string;
   /** How long the group waits for a silent member before reassigning its partitions, in ms. Default 10 000. */
   readonly sessionTimeoutMs?: number;
-  /** Messages fetched per poll. Default 5 000. */
+  /** Messages fetched per poll, at most. Default 5 000. */
   readonly batchSize?: number;
-  /** Receives connection and rebalance events. Default: ignored. */
+  /**
+   * How long a poll waits for the first message when none is ready, in ms. A poll returns the messages
+   * already fetched without waiting for more, so a low rate never delays records. Default 100.
+   */
+  readonly pollTimeoutMs?: number;
+  /**
+   * How long the topic may be missing from the brokers' metadata (deleted while being read) before the
+   * run fails with `TOPIC_NOT_FOUND`, in ms; the open batch is written first. Default 5 000.
+   */
+  readonly missingTopicGraceMs?: number;
+  /**
+   * How often the client refreshes the topic's metadata, in ms: partitions added to the topic are found
+   * (and the group rebalanced) within about this time. Default 10 000 (librdkafka's own is 5 minutes).
+   */
+  readonly metadataRefreshMs?: number;
+  /** Receives connection, rebalance and position events. Default: ignored. */
   readonly onEvent?: (event: KafkaSourceEvent) => void;
 }
 
@@ -46,16 +81,19 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions {
 export interface PartitionLag {
   /** The partition. */
   readonly partition: number;
-  /** The partition's high watermark minus the next offset to read. */
+  /** The log end offset (high watermark) minus the consumer's position; 0 once everything is read. */
   readonly lag: number;
 }
 
 /** A Kafka {@link Source}, with a view of its consumer lag. */
 export interface KafkaSource extends Source<KafkaRecord> {
   /**
-   * Lag per assigned partition, from the client's latest fetch responses: the high watermark minus the
-   * next offset to read (the checkpoint's position before anything was read; 0 for an empty partition).
-   * A partition without a fetch response yet is left out.
+   * Lag per assigned partition: the log end offset (high watermark, from the client's latest fetch
+   * responses) minus the consumer's position. The position is the client's: it moves past transaction
+   * markers (control records), so a transactional topic read to its end has lag 0 although the last
+   * committed offset is one below the log end. Before anything was read from a partition, the position
+   * it was assigned at (its log start for a partition read from its beginning). A partition without a
+   * fetch response yet is left out.
    */
   lag(): PartitionLag[];
   /**
@@ -78,14 +116,33 @@ export function parseLane(lane: string): { topic: string; partition: number } | 
   return { topic: lane.slice(0, slash), partition };
 }
 
+/** librdkafka's logical offset "the partition's beginning", resolved when it fetches. */
+const OFFSET_BEGINNING = -2;
+/** librdkafka's "no offset to reset to" (an out-of-range position with `auto.offset.reset: error`). */
+const ERR_AUTO_OFFSET_RESET = -140;
+/** How often the source checks that its topic exists and its positions are still in the log, in ms. */
+const WATCH_INTERVAL_MS = 1_000;
+/** How often the positions are compared with the log start offsets while running, in ms. */
+const POSITION_CHECK_MS = 3_000;
+
+type Metadata = { topics: Array<{ name: string; partitions: unknown[] }> };
+type Watermarks = { lowOffset: number; highOffset: number };
+
 /**
  * Reads a Kafka or Redpanda topic in a consumer group, for the micro-batch engine.
  *
  * Auto-commit is off: offsets are committed explicitly, for each partition of a batch, only once the
- * engine has written and checkpointed the batch. A partition the checkpoint knows is read from the
- * checkpoint's position, so a batch replayed after a crash covers the same records. Before partitions
- * are revoked in a rebalance, the open window is written and committed, so nothing read from them is
- * lost or counted twice. Reading pauses while batches wait for a slow sink.
+ * engine has written and checkpointed the batch. On every assignment (at start and after each
+ * rebalance) each partition starts from the further of the checkpoint's position and the group's
+ * committed offset (see `decideStart`), so a batch replayed after a crash covers the same records
+ * unless another member of the group counted some of them meanwhile. Before partitions are revoked in
+ * a rebalance, the open window is written and committed, so nothing read from them is lost or counted
+ * twice. Reading pauses while batches wait for a slow sink.
+ *
+ * A position below the partition's log start offset (records deleted before they were read) is a data
+ * loss: see {@link KafkaSourceOptions.onDataLoss}. `auto.offset.reset` is `error`, so a position that falls
+ * out of the log while running is caught too, never silently reset. A topic deleted while it is read
+ * fails the run with `TOPIC_NOT_FOUND` after {@link KafkaSourceOptions.missingTopicGraceMs}.
  *
  * @example
  * ```ts
@@ -104,31 +161,56 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
   if (!topic || /[^a-zA-Z0-9._-]/.test(topic)) {
     throw new InvalidOptionError(`topic must be a Kafka topic name, got ${JSON.stringify(topic)}`);
   }
+  const onDataLoss = options.onDataLoss ?? 'fail';
+  if (onDataLoss !== 'fail' && onDataLoss !== 'continue') {
+    throw new InvalidOptionError(
+      `onDataLoss must be 'fail' or 'continue', got ${JSON.stringify(onDataLoss)}`,
+    );
+  }
+  const pollTimeoutMs = options.pollTimeoutMs ?? 100;
+  const missingTopicGraceMs = options.missingTopicGraceMs ?? 5_000;
+  for (const [name, value] of [
+    ['pollTimeoutMs', pollTimeoutMs],
+    ['missingTopicGraceMs', missingTopicGraceMs],
+    ['metadataRefreshMs', options.metadataRefreshMs ?? 10_000],
+  ] as const) {
+    if (!Number.isInteger(value) || value < 1 || value > 2_147_483_647)
+      throw new InvalidOptionError(`${name} must be a whole number of ms from 1, got ${value}`);
+  }
   const groupId = options.groupId ?? 'ticketflow';
   const batchSize = options.batchSize ?? 5000;
-  const emit = options.onEvent ?? (() => {});
+  const emit = dedupeEvents<KafkaSourceEvent>(options.onEvent ?? (() => {}));
   let consumer: KafkaConsumer | undefined;
   let assigned: TopicPartition[] = [];
   let isConnected = false;
+  /** Per partition, the next offset after the last message handed to the engine. */
   const nextOffset = new Map<number, number>();
-  let startAt: Positions = {};
+  /** Per assigned partition, the offset it was assigned at (absent: its beginning, resolved by the client). */
+  const assignedAt = new Map<number, number>();
+  /** Lanes this source has read records of during this run. */
+  const readLanes = new Set<string>();
   let acknowledged: Positions = {};
 
   const source: KafkaSource = {
     name: `kafka:${topic}`,
     lag() {
-      if (consumer === undefined) return [];
+      const c = consumer;
+      if (c === undefined) return [];
       const out: PartitionLag[] = [];
       for (const { partition } of assigned) {
         try {
-          const { highOffset, lowOffset } = consumer.getWatermarkOffsets(topic, partition);
-          // Nothing read from the partition yet: the checkpoint's position, or none left in an empty one.
+          const { highOffset, lowOffset } = c.getWatermarkOffsets(topic, partition);
+          if (highOffset < 0) continue;
+          // The client's position moves past transaction markers; our own count stops at the last message.
+          const position = c.position([{ topic, partition }])[0]?.offset;
+          const candidates = [
+            typeof position === 'number' && position >= 0 ? position : undefined,
+            nextOffset.get(partition),
+            assignedAt.get(partition),
+          ].filter((n): n is number => n !== undefined);
           const next =
-            nextOffset.get(partition) ??
-            startAt[laneOf(topic, partition)] ??
-            (highOffset >= 0 && highOffset === lowOffset ? highOffset : undefined);
-          if (highOffset >= 0 && next !== undefined)
-            out.push({ partition, lag: Math.max(0, highOffset - next) });
+            candidates.length > 0 ? Math.max(...candidates) : lowOffset >= 0 ? lowOffset : undefined;
+          if (next !== undefined) out.push({ partition, lag: Math.max(0, highOffset - next) });
         } catch {
           // No fetch response for the partition yet: no lag to report.
         }
@@ -137,13 +219,20 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
     },
     connected: () => isConnected,
     open(context: SourceContext) {
-      startAt = context.startAt;
       return new Observable<RecordChunk<KafkaRecord>>((subscriber) => {
         const Kafka = kafkaModule();
         let stopped = false;
         let paused = false;
         let revoking = false;
+        /** Bumped by every rebalance event: an assignment still being prepared for an older one is dropped. */
+        let generation = 0;
         let client: KafkaConsumer;
+        /** Partitions the topic had when the source opened; higher ones were added while it ran. */
+        let initialPartitions = Number.POSITIVE_INFINITY;
+        /** True when the group or the checkpoint had a position for the topic when the source opened. */
+        let groupStarted = true;
+        /** Accepted gaps, per partition, waiting for the partition's next record. */
+        const pendingGaps = new Map<number, DataGap>();
         const fail = (error: unknown, what: string) => {
           if (stopped) return;
           stopped = true;
@@ -151,23 +240,123 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
         };
 
         acknowledged = context.startAt;
-        // After a rebalance, partitions restart from the last acknowledged batch, not from where the run began.
-        const startOf = (partition: number): number | undefined => acknowledged[laneOf(topic, partition)];
+        const topicLanes = Object.keys(context.startAt).filter((lane) => parseLane(lane)?.topic === topic);
+
+        const committedOffsets = async (partitions: number[]): Promise<Map<number, number>> => {
+          const result = await call<Array<{ partition: number; offset?: number }>>((cb) =>
+            client.committed(
+              partitions.map((partition) => ({ topic, partition })),
+              10_000,
+              cb as never,
+            ),
+          );
+          const out = new Map<number, number>();
+          for (const tp of result)
+            if (typeof tp.offset === 'number' && tp.offset >= 0) out.set(tp.partition, tp.offset);
+          return out;
+        };
+        const watermarks = (partition: number): Promise<Watermarks> =>
+          call<Watermarks>((cb) => client.queryWatermarkOffsets(topic, partition, 10_000, cb as never));
+
+        const dataLossError = (partition: number, gap: DataGap, more: number) =>
+          new TicketflowError(
+            'DATA_LOSS',
+            `${describeGap(topic, partition, gap)}${more > 0 ? ` (and ${more} more partitions)` : ''}; stopped before reading past the gap: accept the loss with --on-data-loss continue (onDataLoss: 'continue')`,
+          );
+        const pastEndError = (partition: number, expected: number, logEnd: number) =>
+          new TicketflowError(
+            'DATA_LOSS',
+            `${topic} partition ${partition}: the position to resume from, offset ${expected}, is past the log end offset ${logEnd}: the topic was recreated or truncated since, so its records cannot be matched to the checkpoint; start with a new output (or checkpoint) and group`,
+          );
+
+        // Decides every partition's start (checkpoint, group, policy, log start), then assigns them.
+        const assign = async (assignment: TopicPartition[], gen: number) => {
+          const partitions = assignment.map((tp) => tp.partition);
+          const [group, marks] = await Promise.all([
+            committedOffsets(partitions),
+            Promise.all(partitions.map((p) => watermarks(p))),
+          ]);
+          if (gen !== generation || stopped) return;
+          const decisions = new Map<number, StartDecision>();
+          partitions.forEach((partition, i) => {
+            const lane = laneOf(topic, partition);
+            const { lowOffset, highOffset } = marks[i] as Watermarks;
+            decisions.set(
+              partition,
+              decideStart(
+                {
+                  partition,
+                  checkpoint: acknowledged[lane],
+                  group: group.get(partition),
+                  logStart: lowOffset,
+                  logEnd: highOffset,
+                  added: partition >= initialPartitions,
+                },
+                { topic, groupId, startFrom: options.startFrom ?? 'earliest', groupStarted },
+              ),
+            );
+          });
+          for (const d of decisions.values()) for (const note of d.notes) emit(note);
+          const pastEnd = [...decisions].find(([, d]) => d.pastEnd);
+          if (pastEnd !== undefined) {
+            const [partition, d] = pastEnd;
+            const i = partitions.indexOf(partition);
+            throw pastEndError(partition, d.offset as number, (marks[i] as Watermarks).highOffset);
+          }
+          const gaps = [...decisions].filter(([, d]) => d.gap !== undefined);
+          const [first] = gaps;
+          if (first !== undefined && onDataLoss === 'fail') {
+            throw dataLossError(first[0], first[1].gap as DataGap, gaps.length - 1);
+          }
+          for (const [partition, d] of gaps) {
+            const gap = d.gap as DataGap;
+            emit({
+              level: 'warn',
+              message: `${describeGap(topic, partition, gap)}; going on from offset ${gap.firstAvailable} (on data loss: continue); the loss is recorded with the next batch`,
+            });
+            pendingGaps.set(partition, gap);
+          }
+          assignedAt.clear();
+          const withOffsets = partitions.map((partition) => {
+            const d = decisions.get(partition) as StartDecision;
+            if (d.offset === 'beginning') return { topic, partition, offset: OFFSET_BEGINNING };
+            assignedAt.set(partition, d.offset);
+            return { topic, partition, offset: d.offset };
+          });
+          assigned = partitions.map((partition) => ({ topic, partition }));
+          client.assign(withOffsets);
+          const commitNow = withOffsets.filter((tp) => decisions.get(tp.partition)?.commitNow);
+          if (commitNow.length > 0) {
+            try {
+              client.commitSync(commitNow);
+            } catch (error) {
+              emit({
+                level: 'warn',
+                message: `cannot commit the start offsets of ${topic}: ${(error as Error).message}`,
+              });
+            }
+          }
+          emit({ level: 'info', message: `assigned ${topic} partitions [${partitions.join(', ')}]` });
+          // Tell the engine where each lane stands, so that a replayed batch does not wait for records
+          // another member counted (a start past its range) or that this member no longer reads.
+          for (const [partition, offset] of assignedAt) {
+            subscriber.next({ lane: laneOf(topic, partition), values: [], offsets: [], position: offset });
+          }
+          const mine = new Set(partitions.map((p) => laneOf(topic, p)));
+          for (const lane of topicLanes) {
+            if (!mine.has(lane))
+              subscriber.next({ lane, values: [], offsets: [], position: Number.POSITIVE_INFINITY });
+          }
+        };
+
         const rebalance = (error: LibrdKafkaError, assignment: TopicPartition[]) => {
           const c = client;
+          generation += 1;
           if (error.code === RDKAFKA.ASSIGN_PARTITIONS) {
-            const withOffsets = assignment.map((tp) => {
-              const start = startOf(tp.partition);
-              return start === undefined
-                ? { topic: tp.topic, partition: tp.partition }
-                : { ...tp, offset: start };
-            });
-            assigned = assignment.map((tp) => ({ topic: tp.topic, partition: tp.partition }));
-            c.assign(withOffsets);
-            emit({
-              level: 'info',
-              message: `assigned ${topic} partitions [${assignment.map((tp) => tp.partition).join(', ')}]`,
-            });
+            const gen = generation;
+            assign(assignment, gen).catch((assignError: unknown) =>
+              fail(assignError, `assigning partitions of ${topic}`),
+            );
           } else if (error.code === RDKAFKA.REVOKE_PARTITIONS) {
             if (stopped) {
               // The run is over and its last batch committed: nothing is open to write.
@@ -182,6 +371,8 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
                 revoking = false;
                 assigned = [];
                 nextOffset.clear();
+                assignedAt.clear();
+                pendingGaps.clear();
                 c.unassign();
               },
               (flushError: unknown) =>
@@ -193,6 +384,8 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
         };
 
         const config: Record<string, unknown> = {
+          // Partitions added to the topic are found within this time, not librdkafka's 5 minutes.
+          'topic.metadata.refresh.interval.ms': options.metadataRefreshMs ?? 10_000,
           ...connection,
           'group.id': groupId,
           'enable.auto.commit': false,
@@ -204,10 +397,10 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
           rebalance_cb: rebalance,
           ...(options.instanceId ? { 'group.instance.id': options.instanceId } : {}),
         };
-        // The reset policy is a topic setting: given in the global settings, an explicit topic config drops it.
-        const c: KafkaConsumer = new Kafka.KafkaConsumer(config as never, {
-          'auto.offset.reset': options.startFrom ?? 'earliest',
-        });
+        // Every partition is assigned an explicit position, so the reset policy only acts when a position
+        // falls out of the log while running: `error` makes that a data loss to report, never a silent
+        // jump. It is a topic setting: given in the global settings, an explicit topic config drops it.
+        const c: KafkaConsumer = new Kafka.KafkaConsumer(config as never, { 'auto.offset.reset': 'error' });
         consumer = c;
         client = c;
         c.on('event.error', (error: LibrdKafkaError) => {
@@ -234,7 +427,11 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
               i++;
             }
             nextOffset.set(partition, (offsets[offsets.length - 1] as number) + 1);
-            subscriber.next({ lane: laneOf(topic, partition), values, offsets });
+            const lane = laneOf(topic, partition);
+            readLanes.add(lane);
+            const gap = pendingGaps.get(partition);
+            pendingGaps.delete(partition);
+            subscriber.next(gap === undefined ? { lane, values, offsets } : { lane, values, offsets, gap });
           }
         };
 
@@ -251,9 +448,122 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
           });
         };
 
+        // Watches the topic's existence and the positions against the log while running.
+        let missingSince: number | undefined;
+        let watching = false;
+        let lastPositionCheck = 0;
+        /** Per partition, a position below the log start seen at the last check. */
+        let belowStart: Map<number, number> = new Map();
+        /** Reading paused since the last check: positions standing still then prove nothing. */
+        let pausedSinceCheck = false;
+        const topicGone = async () => {
+          emit({
+            level: 'warn',
+            message: `topic ${topic} no longer exists on ${brokers}: writing the open batch, then stopping`,
+          });
+          await context.flush().catch(() => undefined);
+          fail(
+            new TicketflowError(
+              'TOPIC_NOT_FOUND',
+              `topic ${JSON.stringify(topic)} was deleted from ${brokers} while it was being read (missing for ${missingTopicGraceMs / 1000} s); the batches written so far are committed: recreate the topic and start with a new output and group, or stop this processor`,
+            ),
+            `consuming ${topic}`,
+          );
+        };
+        const checkPositions = async () => {
+          // A partition is stuck in a gap when its position, unchanged since the last check while
+          // reading, is below its log start: the client stopped there (auto.offset.reset is error).
+          const previous = belowStart;
+          const now = new Map<number, number>();
+          for (const { partition } of [...assigned]) {
+            const position = nextOffset.get(partition) ?? assignedAt.get(partition);
+            if (position === undefined) continue;
+            // A failed query (brokers away, topic being deleted) proves nothing: check again later.
+            const marks = await watermarks(partition).catch(() => undefined);
+            if (marks === undefined) {
+              belowStart = new Map();
+              return;
+            }
+            const { lowOffset, highOffset } = marks;
+            if (
+              stopped ||
+              revoking ||
+              pausedSinceCheck ||
+              !assigned.some((tp) => tp.partition === partition)
+            ) {
+              belowStart = new Map();
+              return;
+            }
+            if (position > highOffset) throw pastEndError(partition, position, highOffset);
+            if (position >= lowOffset) continue;
+            if (previous.get(partition) !== position) {
+              now.set(partition, position);
+              continue;
+            }
+            const gap: DataGap = {
+              expected: position,
+              firstAvailable: lowOffset,
+              lost: lowOffset - position,
+            };
+            if (onDataLoss === 'fail') throw dataLossError(partition, gap, 0);
+            emit({
+              level: 'warn',
+              message: `${describeGap(topic, partition, gap)}; going on from offset ${lowOffset} (on data loss: continue); the loss is recorded with the next batch`,
+            });
+            pendingGaps.set(partition, gap);
+            assignedAt.set(partition, lowOffset);
+            nextOffset.delete(partition);
+            // Re-assigning at the positions already read restarts the stopped partition, and only it moves.
+            c.assign(
+              assigned.map((tp) => {
+                const at =
+                  tp.partition === partition
+                    ? lowOffset
+                    : (nextOffset.get(tp.partition) ?? assignedAt.get(tp.partition));
+                return { topic, partition: tp.partition, offset: at ?? OFFSET_BEGINNING };
+              }),
+            );
+          }
+          belowStart = now;
+        };
+        const watch = async () => {
+          const metadata = await call<Metadata>((cb) =>
+            c.getMetadata({ topic, timeout: 2_000 }, cb as never),
+          ).catch(() => undefined);
+          if (stopped) return;
+          if (metadata !== undefined) {
+            const found = metadata.topics.find((t) => t.name === topic);
+            if (found === undefined || found.partitions.length === 0) {
+              missingSince ??= Date.now();
+              if (Date.now() - missingSince >= missingTopicGraceMs) {
+                await topicGone();
+                return;
+              }
+            } else missingSince = undefined;
+          }
+          if (missingSince === undefined && Date.now() - lastPositionCheck >= POSITION_CHECK_MS) {
+            lastPositionCheck = Date.now();
+            if (paused || revoking || pausedSinceCheck) {
+              pausedSinceCheck = false;
+              belowStart = new Map();
+            } else await checkPositions();
+          }
+        };
+        const watcher = setInterval(() => {
+          if (watching || stopped) return;
+          watching = true;
+          watch()
+            .catch((error: unknown) => fail(error, `checking the positions of ${topic}`))
+            .finally(() => {
+              watching = false;
+            });
+        }, WATCH_INTERVAL_MS);
+        watcher.unref?.();
+
         const poll = () => {
           if (stopped) return;
           if (paused || revoking) {
+            pausedSinceCheck = true;
             setTimeout(poll, 20);
             return;
           }
@@ -264,7 +574,9 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
                 fail(error, `consuming ${topic}`);
                 return;
               }
-              emit({ level: 'warn', message: `kafka: ${error.message}` });
+              // An out-of-range position: the position check reports it with its partition and offsets.
+              if (error.code !== ERR_AUTO_OFFSET_RESET)
+                emit({ level: 'warn', message: `kafka: reading ${topic}: ${error.message}` });
               setTimeout(poll, 200);
               return;
             }
@@ -290,7 +602,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
         (async () => {
           await connectClient(c, brokers, options.connectTimeoutMs ?? 15_000, `connecting to ${brokers}`);
           isConnected = true;
-          const metadata = await call<{ topics: Array<{ name: string; partitions: unknown[] }> }>((cb) =>
+          const metadata = await call<Metadata>((cb) =>
             c.getMetadata({ topic, timeout: 10_000 }, cb as never),
           );
           const found = metadata.topics.find((t) => t.name === topic);
@@ -300,7 +612,18 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
               `topic ${JSON.stringify(topic)} does not exist on ${brokers}`,
             );
           }
-          c.setDefaultConsumeTimeout(100);
+          initialPartitions = found.partitions.length;
+          if (options.startFrom === 'latest') {
+            // `latest` is for a new group only: one with a committed offset, or a checkpoint, has started.
+            const all = Array.from({ length: initialPartitions }, (_, p) => p);
+            groupStarted = topicLanes.length > 0 || (await committedOffsets(all)).size > 0;
+          }
+          c.setDefaultConsumeTimeout(pollTimeoutMs);
+          // Wait for the first message only: by default the client waits up to the timeout for each of
+          // the batch's messages, which holds records back for seconds at a low rate.
+          (
+            c as unknown as { setDefaultIsTimeoutOnlyForFirstMessage(only: boolean): void }
+          ).setDefaultIsTimeoutOnlyForFirstMessage(true);
           c.subscribe([topic]);
           emit({ level: 'info', message: `subscribed to ${topic} as group ${groupId}` });
           poll();
@@ -308,17 +631,32 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
 
         return () => {
           stopped = true;
+          clearInterval(watcher);
           pressure.unsubscribe();
           context.signal.removeEventListener('abort', stop);
         };
       });
     },
     async acknowledge(_range, positions: Positions) {
-      acknowledged = positions;
+      const previous = acknowledged;
+      const next: Record<string, number> = { ...positions };
+      for (const [lane, offset] of Object.entries(positions)) {
+        const parsed = parseLane(lane);
+        if (parsed === undefined || parsed.topic !== topic) continue;
+        // A replayed batch records positions for lanes this source did not read (given to another member):
+        // it did not count those records, so it keeps its earlier position for them.
+        let value = readLanes.has(lane) ? offset : (previous[lane] ?? offset);
+        // Never behind where the current assignment started: the records below were counted by another
+        // member or lost, and committing less would make the group read them again.
+        const floor = assignedAt.get(parsed.partition);
+        if (floor !== undefined && value < floor) value = floor;
+        next[lane] = value;
+      }
+      acknowledged = next;
       const c = consumer;
       if (c === undefined) return;
       const commits = assigned
-        .map(({ partition }) => ({ topic, partition, offset: positions[laneOf(topic, partition)] }))
+        .map(({ partition }) => ({ topic, partition, offset: next[laneOf(topic, partition)] }))
         .filter((tp): tp is { topic: string; partition: number; offset: number } => tp.offset !== undefined);
       if (commits.length === 0) return;
       try {
