@@ -73,6 +73,8 @@ describe('ticket pipeline on a real Kafka broker', () => {
   it('processes every produced ticket into batch files whose totals and breakdowns match', async () => {
     const topic = freshTopic('tickets');
     await createTopic(topic, 3);
+    // The dead-letter topic must exist: the processor never creates it.
+    await createTopic(`${topic}.dlq`, 1);
     await produce(topic, 6000, 11, 0.05);
     const out = join(dir, 'metrics');
     const processor = startCli(processArgs(topic, out, ['--window', '1s']));
@@ -109,6 +111,7 @@ describe('ticket pipeline on a real Kafka broker', () => {
   it('keeps totals exact when the processor is killed with SIGKILL mid-run and restarted', async () => {
     const topic = freshTopic('crash');
     await createTopic(topic, 3);
+    await createTopic(`${topic}.dlq`, 1);
     const out = join(dir, 'metrics');
     const total = 40_000;
     await produce(topic, total, 21, 0.02);

@@ -7,7 +7,20 @@ export {
   type SaslOptions,
   type TlsOptions,
 } from './connection';
-export { type KafkaDeadLetterOptions, kafkaDeadLetters } from './dead-letter-topic';
+export {
+  type KafkaDeadLetterOptions,
+  kafkaDeadLetters,
+  MIN_DEAD_LETTER_BYTES,
+  ORIGINAL_SIZE_HEADER,
+  TRUNCATED_HEADER,
+} from './dead-letter-topic';
+export {
+  type DedupedEmitter,
+  type DedupeOptions,
+  dedupeEvents,
+  dedupeMessages,
+  normalizeClientMessage,
+} from './dedupe-events';
 export { fromClientError } from './kafka-errors';
 export { type KafkaHeader, type KafkaRecord, kafkaText } from './kafka-record';
 export {
@@ -24,4 +37,5 @@ export {
   type Delivery,
   type KafkaProducer,
   type KafkaProducerOptions,
+  type SendOptions,
 } from './producer';

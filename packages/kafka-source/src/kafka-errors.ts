@@ -24,7 +24,75 @@ export const RDKAFKA = {
   TOPIC_AUTHORIZATION_FAILED: 29,
   GROUP_AUTHORIZATION_FAILED: 30,
   SASL_AUTHENTICATION_FAILED: 58,
+  MSG_SIZE_TOO_LARGE: 10,
+  CLUSTER_AUTHORIZATION_FAILED: 31,
+  TRANSACTIONAL_ID_AUTHORIZATION_FAILED: 53,
+  MSG_TIMED_OUT: -192,
+  QUEUE_FULL: -184,
 } as const;
+
+/**
+ * The librdkafka error code of an error: the client error's own `code`, or that of the client error a
+ * {@link TicketflowError} wraps as its `cause`. `undefined` when there is none.
+ */
+export function clientErrorCode(error: unknown): number | undefined {
+  let e: unknown = error;
+  for (let depth = 0; depth < 3 && typeof e === 'object' && e !== null; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'number') return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+/** True when a client error says a topic's access was refused (ACLs): retrying cannot help. */
+export function isAuthorizationError(error: unknown): boolean {
+  const code = clientErrorCode(error);
+  return (
+    code === RDKAFKA.TOPIC_AUTHORIZATION_FAILED ||
+    code === RDKAFKA.CLUSTER_AUTHORIZATION_FAILED ||
+    code === RDKAFKA.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+  );
+}
+
+/**
+ * When a librdkafka log line (an `event.log` message) reports a failed TLS handshake, the failure with
+ * its volatile parts removed, such as `SSL handshake failed: error:0A000086:SSL routines::certificate
+ * verify failed: broker certificate could not be verified, …`; else `undefined`.
+ */
+export function tlsHandshakeFailure(logMessage: string): string | undefined {
+  const at = logMessage.indexOf('SSL handshake failed');
+  if (at === -1) return undefined;
+  return firstLine(logMessage.slice(at))
+    .replace(/\s*\(after \d+ms in state [A-Z_]+(?:, \d+ identical error\(s\) suppressed)?\)\s*$/, '')
+    .trim();
+}
+
+/**
+ * The one-line error of a refused TLS handshake (see {@link tlsHandshakeFailure}): when the brokers'
+ * certificate failed verification, it names that and the fix (the CA that signed it: `tls.ca`, or
+ * `KAFKA_SSL_CA` / `--ssl-ca` for the ticket-pipeline command); any other handshake failure names the
+ * client's reason. Code `AUTHENTICATION_FAILED` (the brokers could not be authenticated), not
+ * retriable, fatal: retrying with the same settings fails the same way.
+ */
+export function tlsError(failure: string, context: string, brokers: string): TicketflowError {
+  const flags = { retriable: false, fatal: true };
+  if (/certificate verify failed|certificate could not be verified/i.test(failure)) {
+    const why = /self[- ]signed/i.test(failure)
+      ? 'a self-signed certificate'
+      : 'not signed by a CA this client trusts, or not issued for this host name';
+    return new TicketflowError(
+      'AUTHENTICATION_FAILED',
+      `${context}: TLS certificate verification failed for the brokers at ${brokers} (${why}): give the CA that signed their certificate with KAFKA_SSL_CA or --ssl-ca (tls.ca in code)`,
+      flags,
+    );
+  }
+  return new TicketflowError(
+    'AUTHENTICATION_FAILED',
+    `${context}: the TLS handshake with the brokers at ${brokers} failed (${failure}): check that this port serves TLS and the TLS settings`,
+    flags,
+  );
+}
 
 /** True when a client error says the credentials were refused. */
 export function isAuthenticationError(error: ClientError): boolean {

@@ -29,6 +29,8 @@ describe('processor HTTP endpoints during a Kafka run', () => {
   it('counts every produced ticket in /metrics, reports lag per partition down to 0, and is healthy', async () => {
     const topic = freshTopic('ops-http');
     await createTopic(topic, 3);
+    // The dead-letter topic must exist: the processor never creates it.
+    await createTopic(`${topic}.dlq`, 1);
     const count = 3000;
     const produced = await runCli([
       'produce',
