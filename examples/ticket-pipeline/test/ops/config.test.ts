@@ -29,7 +29,8 @@ describe('operations settings', () => {
       startFrom: 'latest',
       logFormat: 'json',
     });
-    expect(readSettings('run', [], {})).toMatchObject({ httpHost: '0.0.0.0' });
+    // This machine only, unless told otherwise (compose and the image set 0.0.0.0).
+    expect(readSettings('run', [], {})).toMatchObject({ httpHost: '127.0.0.1' });
     expect(readSettings('run', [], {}).httpPort).toBeUndefined();
     expect(readSettings('run', ['--http-host', '::'], {}).httpHost).toBe('::');
     expect(readSettings('run', ['--http-port', '0'], { TICKETFLOW_HTTP_PORT: '9' }).httpPort).toBe(0);
@@ -50,7 +51,7 @@ describe('operations settings', () => {
     [
       [],
       { TICKETFLOW_SINK_RETRY_FOR: '5 minutes' },
-      'TICKETFLOW_SINK_RETRY_FOR must be a duration such as 500ms, 30s, 5m or 1h, got "5 minutes"',
+      'TICKETFLOW_SINK_RETRY_FOR must be a positive duration such as 500ms, 30s, 5m or 1h, got "5 minutes"',
     ],
     [['--start-from', 'middle'], {}, '--start-from must be earliest or latest, got "middle"'],
   ] as const)('refuses %j %j with a one-line error naming the bad value', (args, env, message) => {
