@@ -2,8 +2,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readBatches, recordsIn, runCli, startCli } from './support/cli';
-import { BROKERS, bounceBroker, createTopic, ensureBroker, freshTopic, processArgs } from './support/kafka';
+import { readBatches, recordsIn, startCli } from './support/cli';
+import {
+  bounceBroker,
+  createTopic,
+  ensureBroker,
+  freshTopic,
+  processArgs,
+  produceTickets,
+} from './support/kafka';
 import { waitFor } from './support/wait';
 
 // Stopping the broker would disturb every other Kafka test, so this file runs alone, after them
@@ -19,31 +26,16 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function produce(topic: string, count: number, seed: number) {
-  const result = await runCli([
-    'produce',
-    '--brokers',
-    BROKERS,
-    '--topic',
-    topic,
-    '--count',
-    String(count),
-    '--seed',
-    String(seed),
-  ]);
-  expect(result.stderr).toContain(`${count} delivered, 0 failed`);
-}
-
 describe('Kafka broker restart', () => {
   it('recovers with nothing lost when the broker stops and starts again mid-run', async () => {
     const topic = freshTopic('bounce');
     await createTopic(topic, 3);
     const out = join(dir, 'metrics');
-    await produce(topic, 4000, 31);
+    await produceTickets(topic, 4000, 31);
     const processor = startCli(processArgs(topic, out, ['--window', '500ms', '--instance-id', `i-${topic}`]));
     await waitFor(async () => (await recordsIn(out)) >= 4000, 'the first records');
     await bounceBroker(3_000);
-    await produce(topic, 4000, 32);
+    await produceTickets(topic, 4000, 32);
     await waitFor(async () => (await recordsIn(out)) >= 8000, 'the records produced after the restart');
     processor.child.kill('SIGTERM');
     const result = await processor.done;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { generateTickets } from '../src/domain/generator';
 import { type CliResult, type RunningCli, readBatches, recordsIn, runCli, startCli } from './support/cli';
-import { BROKERS, createTopic, ensureBroker, freshTopic, processArgs } from './support/kafka';
+import { BROKERS, createTopic, ensureBroker, freshTopic, processArgs, produceTickets } from './support/kafka';
 import { waitFor } from './support/wait';
 
 type KafkaModule = typeof import('@confluentinc/kafka-javascript');
@@ -32,21 +32,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-async function produce(topic: string, count: number, seed: number): Promise<void> {
-  const result = await runCli([
-    'produce',
-    '--brokers',
-    BROKERS,
-    '--topic',
-    topic,
-    '--count',
-    String(count),
-    '--seed',
-    String(seed),
-  ]);
-  expect(result.stderr).toContain(`${count} delivered, 0 failed`);
-}
 
 const failures = (result: CliResult) =>
   result.stderr.split('\n').filter((l) => l.startsWith('ticket-pipeline:'));
@@ -104,14 +89,14 @@ describe('Kafka positions on a real broker', () => {
     const topic = freshTopic('loss');
     await createTopic(topic, 1);
     const out = join(dir, 'metrics');
-    await produce(topic, 5, 1);
+    await produceTickets(topic, 5, 1);
     const first = startCli(processArgs(topic, out, ['--window', '500ms']));
     await waitFor(async () => (await recordsIn(out)) === 5, 'the first five records in batch files');
     await stop(first);
     const before = await readBatches(out);
 
     // The checkpoint says offset 5; records 5 to 14 arrive, and 5 to 7 are deleted before they are read.
-    await produce(topic, 10, 2);
+    await produceTickets(topic, 10, 2);
     await admin((a) => call((cb) => a.deleteRecords([{ topic, partition: 0, offset: 8 }], {}, cb as never)));
 
     const refused = await runCli(processArgs(topic, out, ['--window', '500ms']));
@@ -144,7 +129,7 @@ describe('Kafka positions on a real broker', () => {
   it('stops with one line naming a topic deleted while it is read, after writing what it read', async () => {
     const topic = freshTopic('gone');
     await createTopic(topic, 2);
-    await produce(topic, 30, 3);
+    await produceTickets(topic, 30, 3);
     const out = join(dir, 'metrics');
     // A window far longer than the test: only the deletion makes the processor write its batch.
     const cli = startCli(processArgs(topic, out, ['--window', '10m', '--http-port', '0']));

@@ -30,25 +30,4 @@ describe('connection failures of the processor', () => {
     expect(result.stderr).not.toMatch(/broker transport failure|ssl error/);
     expect(lines(result.stderr + result.stdout).length).toBeLessThan(10);
   });
-
-  it('collapses the repeated warnings of an unreachable broker into lines with a count', async () => {
-    const result = await runCli([
-      'process',
-      '--brokers',
-      '127.0.0.1:1',
-      '--topic',
-      'client_tickets',
-      '--out',
-      join(dir, 'o'),
-    ]);
-    expect(result.code).toBe(1);
-    const all = lines(result.stderr + result.stdout);
-    expect(all.filter((l) => l.startsWith('ticket-pipeline:'))).toEqual([
-      expect.stringMatching(/cannot reach the brokers at 127\.0\.0\.1:1/),
-    ]);
-    expect(all.length).toBeLessThan(10);
-    expect(
-      all.some((l) => /all broker connections are down \(repeated \d+ times in the last \d+ s\)$/.test(l)),
-    ).toBe(true);
-  });
 });

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { ROOT } from './cli';
+import { ROOT, runCli } from './cli';
 
 type KafkaModule = typeof import('@confluentinc/kafka-javascript');
 const Kafka = createRequire(import.meta.url)('@confluentinc/kafka-javascript') as KafkaModule;
@@ -86,4 +86,22 @@ export async function readTopic(
     await call<unknown>((cb) => consumer.disconnect(cb as never));
   }
   return out;
+}
+
+/** Produces `count` seeded tickets to `topic` with the CLI's `produce`; fails unless every one was delivered. */
+export async function produceTickets(topic: string, count: number, seed: number): Promise<void> {
+  const result = await runCli([
+    'produce',
+    '--brokers',
+    BROKERS,
+    '--topic',
+    topic,
+    '--count',
+    String(count),
+    '--seed',
+    String(seed),
+  ]);
+  if (!result.stderr.includes(`${count} delivered, 0 failed`)) {
+    throw new Error(`producing ${count} tickets to ${topic} failed: ${result.stderr.slice(-500)}`);
+  }
 }
