@@ -14,6 +14,16 @@ function isCommand(name: string | undefined): name is CommandName {
   return name !== undefined && Object.hasOwn(COMMANDS, name);
 }
 
+/**
+ * The command line without a `--` before the command or right after it: `pnpm start -- --window 5s`
+ * passes one on, and no command takes positional arguments that it could protect.
+ */
+export function withoutLeadingSeparator(argv: readonly string[]): string[] {
+  const rest = argv[0] === '--' ? argv.slice(1) : [...argv];
+  if (rest[1] === '--') rest.splice(1, 1);
+  return rest;
+}
+
 /** Exit codes: 0 success, 1 a runtime failure, 2 a usage or configuration error. */
 export const EXIT_USAGE = 2;
 
@@ -22,7 +32,7 @@ export const EXIT_USAGE = 2;
  * once aborted, a command finishes what it has started (the open batch, the queued tickets) and resolves.
  */
 export async function main(argv: readonly string[], shutdown: Shutdown): Promise<number> {
-  const [name, ...args] = argv;
+  const [name, ...args] = withoutLeadingSeparator(argv);
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(`${usage()}\n`);
     return name === undefined ? EXIT_USAGE : 0;
