@@ -1,18 +1,14 @@
-import { composeSteps, InvalidOptionError, lineSource } from '@ticketflow/core';
+import { composeSteps, lineSource } from '@ticketflow/core';
 import { kafkaDeadLetters, kafkaSource, kafkaText } from '@ticketflow/kafka-source';
 import { generate } from './commands/generate';
 import { runProcessor } from './commands/processor';
 import { produce } from './commands/produce';
-import { COMMANDS, type CommandName, readSettings, usage } from './config';
+import { parseCommandLine } from './config';
 import { kafkaConnection } from './kafka-settings';
 import { createLogger } from './logger';
 import type { Shutdown } from './shutdown';
 import { generatorSource } from './sources/generator-source';
 import { ticketDecoder } from './ticket-metrics';
-
-function isCommand(name: string | undefined): name is CommandName {
-  return name !== undefined && Object.hasOwn(COMMANDS, name);
-}
 
 /**
  * The command line without a `--` before the command or right after it: `pnpm start -- --window 5s`
@@ -32,26 +28,17 @@ export const EXIT_USAGE = 2;
  * once aborted, a command finishes what it has started (the open batch, the queued tickets) and resolves.
  */
 export async function main(argv: readonly string[], shutdown: Shutdown): Promise<number> {
-  const [name, ...args] = withoutLeadingSeparator(argv);
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${usage()}\n`);
-    return name === undefined ? EXIT_USAGE : 0;
-  }
-  if (!isCommand(name)) throw new InvalidOptionError(`unknown command ${JSON.stringify(name)} (see --help)`);
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${usage(name)}\n`);
-    return 0;
-  }
+  const parsed = parseCommandLine(withoutLeadingSeparator(argv));
+  if (parsed.command === undefined) return parsed.exitCode;
 
-  switch (name) {
+  switch (parsed.command) {
     case 'generate': {
-      const settings = readSettings('generate', args);
-      if (settings.count === undefined) throw new InvalidOptionError('generate needs --count N');
+      const { settings } = parsed;
       await generate(settings, process.stdout, shutdown.signal);
       return 0;
     }
     case 'run': {
-      const settings = readSettings('run', args);
+      const { settings } = parsed;
       const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
       const source = generatorSource({
         rate: settings.rate,
@@ -62,18 +49,13 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
       return 0;
     }
     case 'process': {
-      const settings = readSettings('process', args);
+      const { settings } = parsed;
       const secrets = settings.saslPassword ? [settings.saslPassword] : [];
       const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, secrets });
-      if (settings.input !== undefined && settings.brokers !== undefined) {
-        throw new InvalidOptionError('process takes --input or --brokers, not both');
-      }
-      if (settings.input !== undefined) {
-        await runProcessor(settings, { source: lineSource({ path: settings.input }), logger, shutdown });
+      if (settings.source.kind === 'file') {
+        const source = lineSource({ path: settings.source.path });
+        await runProcessor(settings, { source, logger, shutdown });
         return 0;
-      }
-      if (settings.brokers === undefined) {
-        throw new InvalidOptionError('process needs --brokers HOST:PORT (or KAFKA_BROKERS) or --input FILE');
       }
       const connection = kafkaConnection(settings);
       const source = kafkaSource({
@@ -102,7 +84,7 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
       return 0;
     }
     case 'produce': {
-      const settings = readSettings('produce', args);
+      const { settings } = parsed;
       const secrets = settings.saslPassword ? [settings.saslPassword] : [];
       const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, secrets });
       await produce(settings, kafkaConnection(settings), logger, shutdown);

@@ -3,13 +3,25 @@ import { COMMANDS, readSettings } from '../../src/config';
 import { runCli } from '../support/cli';
 
 describe('operations settings', () => {
-  it('gives every flag of every command an environment variable', () => {
+  it('gives every flag of every command one TICKETFLOW_ variable, or a documented KAFKA_ one', () => {
+    const kafka = ['KAFKA_BROKERS', 'KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'];
+    kafka.push('KAFKA_SSL', 'KAFKA_SSL_CA');
     for (const [command, { settings }] of Object.entries(COMMANDS)) {
-      for (const [flag, setting] of Object.entries(settings as Record<string, { env?: readonly string[] }>)) {
-        if (flag === 'help') continue;
-        expect(setting.env?.length ?? 0, `${command} --${flag}`).toBeGreaterThan(0);
+      for (const [flag, setting] of Object.entries(settings as Record<string, { env: string }>)) {
+        expect(setting.env, `${command} --${flag}`).toMatch(/^TICKETFLOW_[A-Z_]+$|^KAFKA_/);
+        if (setting.env.startsWith('KAFKA_')) expect(kafka, `${command} --${flag}`).toContain(setting.env);
       }
     }
+  });
+
+  it('reads no generic variable: LOG_LEVEL, LOG_FORMAT, KAFKA_TOPIC and KAFKA_GROUP are left alone', () => {
+    const generic = { LOG_LEVEL: 'trace', LOG_FORMAT: 'xml', KAFKA_TOPIC: 'other', KAFKA_GROUP: 'other' };
+    expect(readSettings('process', ['--input', 'x.jsonl'], generic)).toMatchObject({
+      logLevel: 'info',
+      logFormat: 'text',
+      topic: 'client_tickets',
+      group: 'ticketflow',
+    });
   });
 
   it('reads the HTTP and retry settings from the environment', () => {
@@ -29,7 +41,7 @@ describe('operations settings', () => {
       startFrom: 'latest',
       logFormat: 'json',
     });
-    expect(readSettings('run', [], {})).toMatchObject({ httpHost: '0.0.0.0' });
+    expect(readSettings('run', [], {})).toMatchObject({ httpHost: '127.0.0.1' });
     expect(readSettings('run', [], {}).httpPort).toBeUndefined();
     expect(readSettings('run', ['--http-host', '::'], {}).httpHost).toBe('::');
     expect(readSettings('run', ['--http-port', '0'], { TICKETFLOW_HTTP_PORT: '9' }).httpPort).toBe(0);
@@ -50,7 +62,7 @@ describe('operations settings', () => {
     [
       [],
       { TICKETFLOW_SINK_RETRY_FOR: '5 minutes' },
-      'TICKETFLOW_SINK_RETRY_FOR must be a duration such as 500ms, 30s, 5m or 1h, got "5 minutes"',
+      'TICKETFLOW_SINK_RETRY_FOR must be a positive duration such as 500ms, 30s, 5m or 1h, got "5 minutes"',
     ],
     [['--start-from', 'middle'], {}, '--start-from must be earliest or latest, got "middle"'],
   ] as const)('refuses %j %j with a one-line error naming the bad value', (args, env, message) => {
