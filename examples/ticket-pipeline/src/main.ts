@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { composeSteps, lineSource } from '@ticketflow/core';
 import { kafkaDeadLetters, kafkaSource, kafkaText } from '@ticketflow/kafka-source';
 import { generate } from './commands/generate';
@@ -6,6 +7,7 @@ import { produce } from './commands/produce';
 import { parseCommandLine } from './config';
 import { kafkaConnection } from './kafka-settings';
 import { createLogger } from './logger';
+import { createProgress } from './progress';
 import type { Shutdown } from './shutdown';
 import { generatorSource } from './sources/generator-source';
 import { ticketDecoder } from './ticket-metrics';
@@ -18,6 +20,17 @@ export function withoutLeadingSeparator(argv: readonly string[]): string[] {
   const rest = argv[0] === '--' ? argv.slice(1) : [...argv];
   if (rest[1] === '--') rest.splice(1, 1);
   return rest;
+}
+
+/** The size of a regular file, for a progress percentage; `undefined` for standard input or a pipe. */
+function sizeOf(path: string): number | undefined {
+  if (path === '-') return undefined;
+  try {
+    const stat = statSync(path);
+    return stat.isFile() ? stat.size : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Exit codes: 0 success, 1 a runtime failure, 2 a usage or configuration error. */
@@ -34,7 +47,16 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
   switch (parsed.command) {
     case 'generate': {
       const { settings } = parsed;
-      await generate(settings, process.stdout, shutdown.signal);
+      const progress = createProgress({
+        unit: 'records',
+        total: settings.count,
+        quiet: settings.quiet ?? false,
+      });
+      try {
+        await generate(settings, process.stdout, shutdown.signal, progress);
+      } finally {
+        progress.stop();
+      }
       return 0;
     }
     case 'run': {
@@ -53,8 +75,18 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
       const secrets = settings.saslPassword ? [settings.saslPassword] : [];
       const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, secrets });
       if (settings.source.kind === 'file') {
-        const source = lineSource({ path: settings.source.path });
-        await runProcessor(settings, { source, logger, shutdown });
+        const { path } = settings.source;
+        const progress = createProgress({
+          unit: 'bytes',
+          total: sizeOf(path),
+          quiet: settings.quiet ?? false,
+        });
+        const source = lineSource({ path, onRead: (read) => progress.update(read) });
+        try {
+          await runProcessor(settings, { source, logger, shutdown });
+        } finally {
+          progress.stop();
+        }
         return 0;
       }
       const connection = kafkaConnection(settings);

@@ -202,3 +202,30 @@ describe('the ticket-pipeline launcher', () => {
     expect(direct.stdout.trimEnd().split('\n')).toHaveLength(2);
   });
 });
+
+describe('progress on a terminal', () => {
+  /** Runs a shell command line under a pseudo-terminal (`script`); returns what the terminal showed. */
+  async function onTerminal(commandLine: string): Promise<string> {
+    const { stdout } = await run('script', ['-qec', commandLine, '/dev/null'], { cwd: dir, env: userEnv() });
+    return stdout.replace(/\r/g, '\n');
+  }
+
+  it('draws a bar of records for generate --count, on standard error only', async () => {
+    const screen = await onTerminal(`"${LAUNCHER}" generate --count 20000 > tickets.jsonl`);
+    expect(screen).toMatch(/=+ 100% \| 20000\/20000 records \| \d+\/s \| ETA 0s/);
+    const lines = (await readFile(join(dir, 'tickets.jsonl'), 'utf8')).trimEnd().split('\n');
+    expect(lines).toHaveLength(20000);
+  });
+
+  it('draws a bar of the bytes read for process --input, and nothing with --quiet', async () => {
+    await run('sh', ['-c', `"${LAUNCHER}" generate --count 5000 --seed 2 > in.jsonl`], {
+      cwd: dir,
+      env: userEnv(),
+    });
+    const screen = await onTerminal(`"${LAUNCHER}" process --input in.jsonl --out m --log-level warn`);
+    expect(screen).toMatch(/=+ 100% \| 5000 records, [\d.]+ [kM]B of [\d.]+ [kM]B \| \d+\/s \| ETA 0s/);
+    const quiet = await onTerminal(`"${LAUNCHER}" process --input in.jsonl --out q --log-level warn --quiet`);
+    expect(quiet).not.toContain('records');
+    expect(await readBatches(join(dir, 'q'))).toHaveLength(1);
+  });
+});
