@@ -1,16 +1,10 @@
 import { statSync } from 'node:fs';
 import { composeSteps, lineSource } from '@ticketflow/core';
-import { kafkaDeadLetters, kafkaSource, kafkaText } from '@ticketflow/kafka-source';
-import { generate } from './commands/generate';
-import { runProcessor } from './commands/processor';
-import { produce } from './commands/produce';
 import { parseCommandLine } from './config';
 import { kafkaConnection } from './kafka-settings';
 import { createLogger } from './logger';
 import { createProgress } from './progress';
 import type { Shutdown } from './shutdown';
-import { generatorSource } from './sources/generator-source';
-import { ticketDecoder } from './ticket-metrics';
 
 /**
  * The command line without a `--` before the command or right after it: `pnpm start -- --window 5s`
@@ -37,7 +31,8 @@ function sizeOf(path: string): number | undefined {
 export const EXIT_USAGE = 2;
 
 /**
- * Runs one command line; resolves with the process exit code. `shutdown` is the process's stop request:
+ * Runs one command line; each command loads only what it uses (the ticket generator, the Kafka client),
+ * so that start-up stays short. Resolves with the process exit code. `shutdown` is the process's stop request:
  * once aborted, a command finishes what it has started (the open batch, the queued tickets) and resolves.
  */
 export async function main(argv: readonly string[], shutdown: Shutdown): Promise<number> {
@@ -47,6 +42,7 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
   switch (parsed.command) {
     case 'generate': {
       const { settings } = parsed;
+      const { generate } = await import('./commands/generate');
       const progress = createProgress({
         unit: 'records',
         total: settings.count,
@@ -62,6 +58,10 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
     case 'run': {
       const { settings } = parsed;
       const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
+      const [{ generatorSource }, { runProcessor }] = await Promise.all([
+        import('./sources/generator-source'),
+        import('./commands/processor'),
+      ]);
       const source = generatorSource({
         rate: settings.rate,
         badFraction: settings.badFraction,
@@ -74,6 +74,7 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
       const { settings } = parsed;
       const secrets = settings.saslPassword ? [settings.saslPassword] : [];
       const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, secrets });
+      const { runProcessor } = await import('./commands/processor');
       if (settings.source.kind === 'file') {
         const { path } = settings.source;
         const progress = createProgress({
@@ -90,6 +91,10 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
         return 0;
       }
       const connection = kafkaConnection(settings);
+      const [{ kafkaDeadLetters, kafkaSource, kafkaText }, { ticketDecoder }] = await Promise.all([
+        import('@ticketflow/kafka-source'),
+        import('./ticket-metrics'),
+      ]);
       const source = kafkaSource({
         ...connection,
         topic: settings.topic,
@@ -119,6 +124,7 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
       const { settings } = parsed;
       const secrets = settings.saslPassword ? [settings.saslPassword] : [];
       const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, secrets });
+      const { produce } = await import('./commands/produce');
       await produce(settings, kafkaConnection(settings), logger, shutdown);
       return 0;
     }
