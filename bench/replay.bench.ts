@@ -2,12 +2,14 @@
  * Replay benchmark: the engine against a plain hand-written loop over the same JSON Lines file, in the
  * same run. Each measurement runs in its own process so that peak RSS is its own.
  *
- *   pnpm bench                       1,000,000 tickets, engine vs loop, then 3,000,000 in one window
+ *   pnpm bench                       start-up of ./ticket-pipeline, then 1,000,000 tickets, engine vs
+ *                                    loop, then 3,000,000 in one window
  *   pnpm bench --count 200000     a smaller file
+ *   pnpm bench --only startup     the launcher's start-up only
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createPipeline, isRejection, lineSource, memoryCheckpointStore } from '@ticketflow/core';
@@ -211,6 +213,45 @@ function measure(mode: 'loop' | 'engine' | 'parse', path: string): Measurement {
   return JSON.parse(out.trim().split('\n').at(-1) as string) as Measurement;
 }
 
+/**
+ * Start-up of the README's launcher to its first record read, from the launch of
+ * `./ticket-pipeline process --input ONE_TICKET --max-records 1` until it logs its first batch: an upper
+ * bound (the batch's write is counted too) of loading, checkpoint, lease and first read. The binary is
+ * built beforehand.
+ */
+async function startup(rounds: number): Promise<number[]> {
+  execFileSync('pnpm', ['-s', '--filter', '@ticketflow/example-ticket-pipeline', 'build'], { cwd: ROOT });
+  const input = join(CACHE, 'startup.jsonl');
+  const [line] = generateTickets({ seed: 1, badFraction: 0 });
+  writeFileSync(input, `${line}\n`);
+  const times: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const out = join(CACHE, `startup-out-${round}`);
+    rmSync(out, { recursive: true, force: true });
+    const started = performance.now();
+    const child = spawn(
+      join(ROOT, 'ticket-pipeline'),
+      ['process', '--input', input, '--out', out, '--max-records', '1', '--quiet'],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    const exited = once(child, 'exit');
+    let stderr = '';
+    await new Promise<void>((resolvePromise) => {
+      child.stderr.setEncoding('utf8').on('data', (text: string) => {
+        stderr += text;
+        if (stderr.includes('JSON metrics written')) resolvePromise();
+      });
+      child.once('exit', () => resolvePromise());
+    });
+    times.push(performance.now() - started);
+    const [code] = await exited;
+    if (code !== 0) throw new Error(`./ticket-pipeline process exited ${code}: ${stderr}`);
+    rmSync(out, { recursive: true, force: true });
+  }
+  rmSync(input, { force: true });
+  return times;
+}
+
 const rate = (m: Measurement) => Math.round(((m.tickets + m.invalid) * 1000) / m.ms);
 
 async function main(): Promise<void> {
@@ -222,6 +263,7 @@ async function main(): Promise<void> {
       count: { type: 'string', default: '1000000' },
       big: { type: 'string', default: '3000000' },
       rounds: { type: 'string', default: '3' },
+      only: { type: 'string' },
     },
   });
   if (values.child) {
@@ -231,6 +273,14 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ mode: values.child, peakRssMb, ...result }));
     return;
   }
+  mkdirSync(CACHE, { recursive: true });
+  const times = await startup(5);
+  const sorted = [...times].sort((a, b) => a - b);
+  const median = sorted[Math.floor(sorted.length / 2)] as number;
+  console.log(
+    `start-up of ./ticket-pipeline to its first record read: median ${median.toFixed(0)} ms, best ${(sorted[0] as number).toFixed(0)} ms of ${times.length} (${times.map((t) => t.toFixed(0)).join(', ')} ms; target < 500 ms)`,
+  );
+  if (values.only === 'startup') return;
   const count = Number(values.count);
   const path = await ensureFile(count);
   const rounds = Number(values.rounds);

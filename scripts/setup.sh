@@ -11,3 +11,5 @@ bash scripts/setup-compose.sh
 # which works offline and links the system's OpenSSL and SASL.
 export CKJS_LINKING=dynamic
 pnpm install --frozen-lockfile --reporter=append-only
+# The ticket-pipeline binary that ./ticket-pipeline and `pnpm start` run (a second or two).
+pnpm --filter @ticketflow/example-ticket-pipeline build

@@ -1,48 +1,67 @@
-import { composeSteps, InvalidOptionError, lineSource } from '@ticketflow/core';
-import { kafkaDeadLetters, kafkaSource, kafkaText } from '@ticketflow/kafka-source';
-import { generate } from './commands/generate';
-import { runProcessor } from './commands/processor';
-import { produce } from './commands/produce';
-import { COMMANDS, type CommandName, readSettings, usage } from './config';
+import { statSync } from 'node:fs';
+import { composeSteps, lineSource } from '@ticketflow/core';
+import { parseCommandLine } from './config';
 import { kafkaConnection } from './kafka-settings';
 import { createLogger } from './logger';
+import { createProgress } from './progress';
 import type { Shutdown } from './shutdown';
-import { generatorSource } from './sources/generator-source';
-import { ticketDecoder } from './ticket-metrics';
 
-function isCommand(name: string | undefined): name is CommandName {
-  return name !== undefined && Object.hasOwn(COMMANDS, name);
+/**
+ * The command line without a `--` before the command or right after it: `pnpm start -- --window 5s`
+ * passes one on, and no command takes positional arguments that it could protect.
+ */
+export function withoutLeadingSeparator(argv: readonly string[]): string[] {
+  const rest = argv[0] === '--' ? argv.slice(1) : [...argv];
+  if (rest[1] === '--') rest.splice(1, 1);
+  return rest;
+}
+
+/** The size of a regular file, for a progress percentage; `undefined` for standard input or a pipe. */
+function sizeOf(path: string): number | undefined {
+  if (path === '-') return undefined;
+  try {
+    const stat = statSync(path);
+    return stat.isFile() ? stat.size : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Exit codes: 0 success, 1 a runtime failure, 2 a usage or configuration error. */
 export const EXIT_USAGE = 2;
 
 /**
- * Runs one command line; resolves with the process exit code. `shutdown` is the process's stop request:
+ * Runs one command line; each command loads only what it uses (the ticket generator, the Kafka client),
+ * so that start-up stays short. Resolves with the process exit code. `shutdown` is the process's stop request:
  * once aborted, a command finishes what it has started (the open batch, the queued tickets) and resolves.
  */
 export async function main(argv: readonly string[], shutdown: Shutdown): Promise<number> {
-  const [name, ...args] = argv;
-  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${usage()}\n`);
-    return name === undefined ? EXIT_USAGE : 0;
-  }
-  if (!isCommand(name)) throw new InvalidOptionError(`unknown command ${JSON.stringify(name)} (see --help)`);
-  if (args.includes('--help') || args.includes('-h')) {
-    process.stdout.write(`${usage(name)}\n`);
-    return 0;
-  }
+  const parsed = parseCommandLine(withoutLeadingSeparator(argv));
+  if (parsed.command === undefined) return parsed.exitCode;
 
-  switch (name) {
+  switch (parsed.command) {
     case 'generate': {
-      const settings = readSettings('generate', args);
-      if (settings.count === undefined) throw new InvalidOptionError('generate needs --count N');
-      await generate(settings, process.stdout, shutdown.signal);
+      const { settings } = parsed;
+      const { generate } = await import('./commands/generate');
+      const progress = createProgress({
+        unit: 'records',
+        total: settings.count,
+        quiet: settings.quiet ?? false,
+      });
+      try {
+        await generate(settings, process.stdout, shutdown.signal, progress);
+      } finally {
+        progress.stop();
+      }
       return 0;
     }
     case 'run': {
-      const settings = readSettings('run', args);
+      const { settings } = parsed;
       const logger = createLogger({ level: settings.logLevel, format: settings.logFormat });
+      const [{ generatorSource }, { runProcessor }] = await Promise.all([
+        import('./sources/generator-source'),
+        import('./commands/processor'),
+      ]);
       const source = generatorSource({
         rate: settings.rate,
         badFraction: settings.badFraction,
@@ -52,20 +71,30 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
       return 0;
     }
     case 'process': {
-      const settings = readSettings('process', args);
+      const { settings } = parsed;
       const secrets = settings.saslPassword ? [settings.saslPassword] : [];
       const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, secrets });
-      if (settings.input !== undefined && settings.brokers !== undefined) {
-        throw new InvalidOptionError('process takes --input or --brokers, not both');
-      }
-      if (settings.input !== undefined) {
-        await runProcessor(settings, { source: lineSource({ path: settings.input }), logger, shutdown });
+      const { runProcessor } = await import('./commands/processor');
+      if (settings.source.kind === 'file') {
+        const { path } = settings.source;
+        const progress = createProgress({
+          unit: 'bytes',
+          total: sizeOf(path),
+          quiet: settings.quiet ?? false,
+        });
+        const source = lineSource({ path, onRead: (read) => progress.update(read) });
+        try {
+          await runProcessor(settings, { source, logger, shutdown });
+        } finally {
+          progress.stop();
+        }
         return 0;
       }
-      if (settings.brokers === undefined) {
-        throw new InvalidOptionError('process needs --brokers HOST:PORT (or KAFKA_BROKERS) or --input FILE');
-      }
       const connection = kafkaConnection(settings);
+      const [{ kafkaDeadLetters, kafkaSource, kafkaText }, { ticketDecoder }] = await Promise.all([
+        import('@ticketflow/kafka-source'),
+        import('./ticket-metrics'),
+      ]);
       const source = kafkaSource({
         ...connection,
         topic: settings.topic,
@@ -92,9 +121,10 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
       return 0;
     }
     case 'produce': {
-      const settings = readSettings('produce', args);
+      const { settings } = parsed;
       const secrets = settings.saslPassword ? [settings.saslPassword] : [];
       const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, secrets });
+      const { produce } = await import('./commands/produce');
       await produce(settings, kafkaConnection(settings), logger, shutdown);
       return 0;
     }

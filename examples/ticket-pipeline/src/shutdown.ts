@@ -28,6 +28,12 @@ const KEY = Symbol.for('ticketflow.shutdown');
 const EARLY_KEY = Symbol.for('ticketflow.early-signals');
 /** Exit code of a second signal: the work in progress is abandoned. */
 const EXIT_ABANDONED = 130;
+/**
+ * A repeat of the first signal within this span is the same request delivered twice, not a second one:
+ * Ctrl-C under `pnpm start` reaches the program from the terminal (to the whole process group) and again
+ * from pnpm, which forwards the SIGINT it received to its child.
+ */
+const SAME_REQUEST_MS = 1000;
 
 /** Installs the SIGINT and SIGTERM handlers once, and returns the process's {@link Shutdown}. */
 export function installShutdown(): Shutdown {
@@ -36,6 +42,7 @@ export function installShutdown(): Shutdown {
   if (existing) return existing;
   const controller = new AbortController();
   let received: NodeJS.Signals | undefined;
+  let receivedAt = 0;
   const state: Shutdown = {
     get signal() {
       return controller.signal;
@@ -47,10 +54,12 @@ export function installShutdown(): Shutdown {
   };
   const onSignal = (signal: NodeJS.Signals) => {
     if (received !== undefined) {
+      if (signal === received && performance.now() - receivedAt < SAME_REQUEST_MS) return;
       state.onSecondSignal(signal);
       process.exit(EXIT_ABANDONED);
     }
     received = signal;
+    receivedAt = performance.now();
     controller.abort(signal);
   };
   process.on('SIGINT', onSignal);

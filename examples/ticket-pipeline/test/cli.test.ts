@@ -124,10 +124,78 @@ describe('ticket-pipeline CLI', () => {
     const unknownFlag = await runCli(['generate', '--count', '1', '--colour', 'red']);
     expect(unknownFlag.code).toBe(2);
     expect(unknownFlag.stderr.trim().split('\n')).toHaveLength(1);
-    expect(unknownFlag.stderr).toMatch(/Unknown option '--colour'/);
+    expect(unknownFlag.stderr.trim()).toBe("ticket-pipeline: unknown option '--colour' (see --help)");
     const unknownCommand = await runCli(['transmogrify']);
     expect(unknownCommand.code).toBe(2);
-    expect(unknownCommand.stderr.trim()).toBe('ticket-pipeline: unknown command "transmogrify" (see --help)');
+    expect(unknownCommand.stderr.trim()).toBe("ticket-pipeline: unknown command 'transmogrify' (see --help)");
+  });
+
+  it('suggests the flag meant by a misspelt one', async () => {
+    const result = await runCli(['generate', '--cuont', '3']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe(
+      "ticket-pipeline: unknown option '--cuont' (Did you mean --count?) (see --help)\n",
+    );
+  });
+
+  it('prints its version, and help that describes every flag with its allowed values, default and variable', async () => {
+    const version = await runCli(['--version']);
+    expect(version).toMatchObject({ code: 0, stdout: '0.1.0\n', stderr: '' });
+    const help = await runCli(['process', '--help']);
+    expect(help.code).toBe(0);
+    const text = help.stdout.replace(/\s+/g, ' ');
+    expect(text).toContain(
+      '--layout <layout> batch file names: flat, or hive partitions dt=/hour=; one of flat, hive (default: "flat", env: TICKETFLOW_LAYOUT)',
+    );
+    expect(text).toContain(
+      '--brokers <value> Kafka bootstrap servers, HOST:PORT[,HOST:PORT]; a non-empty value (env: KAFKA_BROKERS)',
+    );
+    for (const flag of [
+      '--input',
+      '--window',
+      '--out',
+      '--start-from',
+      '--on-data-loss',
+      '--quiet',
+      '--log-level',
+    ]) {
+      expect(text).toMatch(new RegExp(`${flag} (<[a-z-]+> )?\\S.*?\\(.*env: [A-Z_]+\\)`));
+    }
+  });
+
+  it('takes a negative rate as the value it is, and refuses it naming the flag', async () => {
+    const result = await runCli(['run', '--rate', '-1']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toBe('ticket-pipeline: --rate must be a positive number per second, got "-1"\n');
+  });
+
+  it('refuses an --out that is a file, and an --input that is a folder, before any work', async () => {
+    const file = join(dir, 'plain-file');
+    await writeFile(file, '{}\n');
+    const out = await runCli(['process', '--input', file, '--out', file]);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toBe(
+      `ticket-pipeline: --out must be a folder or s3://bucket/prefix, got ${JSON.stringify(file)}, a file\n`,
+    );
+    const input = await runCli(['process', '--input', dir, '--out', join(dir, 'o')], {
+      env: { TICKETFLOW_OUT: file },
+    });
+    expect(input.code).toBe(2);
+    expect(input.stderr).toBe(
+      `ticket-pipeline: --input must be a file, or - for standard input, got ${JSON.stringify(dir)}, a folder\n`,
+    );
+    const fromEnv = await runCli(['run'], { env: { TICKETFLOW_OUT: file } });
+    expect(fromEnv.stderr).toBe(
+      `ticket-pipeline: TICKETFLOW_OUT must be a folder or s3://bucket/prefix, got ${JSON.stringify(file)}, a file\n`,
+    );
+  });
+
+  it('is not stopped by generic variables of other programs such as LOG_LEVEL=trace', async () => {
+    const result = await runCli(['generate', '--count', '2'], {
+      env: { LOG_LEVEL: 'trace', LOG_FORMAT: 'xml' },
+    });
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+    expect(result.stdout.trimEnd().split('\n')).toHaveLength(2);
   });
 
   it('reads settings from the environment and names the variable when one is bad', async () => {

@@ -41,7 +41,7 @@ export {
   type QuantileSketchOptions,
 } from './internal/quantile-sketch';
 export { acquireLease, type Lease, type LeaseHolder, type LeaseOptions, type LeaseRecord } from './lease';
-export { type LineSourceOptions, lineSource } from './line-source';
+export { type LineSourceOptions, type LineSourceRead, lineSource } from './line-source';
 export { localBlobStore } from './local-blob-store';
 export { memoryCheckpointStore } from './memory-checkpoint-store';
 export { type MicroBatchOptions, microBatch, type ReplayWindow, type WindowBatch } from './micro-batch';

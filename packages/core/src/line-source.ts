@@ -17,6 +17,19 @@ export interface LineSourceOptions {
   readonly readSize?: number;
   /** A readable stream to use instead of opening `path` (for `'-'`, standard input). */
   readonly stream?: NodeJS.ReadableStream;
+  /**
+   * Called after each block is read, with the totals so far: for a progress display (a percentage of
+   * the file's size, an ETA). Default: nothing.
+   */
+  readonly onRead?: (read: LineSourceRead) => void;
+}
+
+/** What a {@link lineSource} has read so far. */
+export interface LineSourceRead {
+  /** Bytes read, skipped lines included. */
+  readonly bytes: number;
+  /** Records emitted (non-empty lines at or past the checkpoint). */
+  readonly records: number;
 }
 
 /**
@@ -51,7 +64,10 @@ export function lineSource(options: LineSourceOptions): Source<string> {
         // on its own.
         let carry: Buffer | undefined;
         let line = 0;
+        let bytesRead = 0;
+        let records = 0;
         const emit = (block: Buffer, final: boolean) => {
+          bytesRead += block.length;
           const bytes = carry === undefined ? block : Buffer.concat([carry, block]);
           carry = undefined;
           const values: string[] = [];
@@ -87,6 +103,8 @@ export function lineSource(options: LineSourceOptions): Source<string> {
               carry = Buffer.from(bytes.subarray(start));
             }
           }
+          records += values.length;
+          options.onRead?.({ bytes: bytesRead, records });
           if (values.length > 0)
             subscriber.next(rejected ? { lane, values, offsets, rejected } : { lane, values, offsets });
         };

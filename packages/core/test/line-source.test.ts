@@ -44,6 +44,20 @@ describe('lineSource', () => {
     expect(values).toEqual(lines);
   });
 
+  it('reports the bytes read and the records emitted after each block', async () => {
+    const path = join(dir, 'input.jsonl');
+    await writeFile(path, 'aa\nbb\n\ncc\n');
+    const reads: Array<{ bytes: number; records: number }> = [];
+    const source = lineSource({ path, readSize: 4, onRead: (read) => reads.push({ ...read }) });
+    await lastValueFrom(source.open(context({ input: 1 })).pipe(toArray()));
+    expect(reads).toEqual([
+      { bytes: 4, records: 0 },
+      { bytes: 8, records: 1 },
+      { bytes: 10, records: 2 },
+      { bytes: 10, records: 2 },
+    ]);
+  });
+
   it('starts at the line the checkpoint gives', async () => {
     expect(await read('a\nb\nc\nd\n', { startAt: { input: 2 } })).toEqual({
       values: ['c', 'd'],

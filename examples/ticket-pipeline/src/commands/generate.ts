@@ -1,5 +1,6 @@
 import { once } from 'node:events';
 import { generateTickets } from '../domain/generator';
+import type { Progress } from '../progress';
 
 /** Settings of the `generate` command. */
 export interface GenerateSettings {
@@ -10,12 +11,13 @@ export interface GenerateSettings {
 
 /**
  * Writes `count` synthetic tickets as JSON Lines to `out` (standard output), honouring backpressure.
- * Stops after the current block of whole lines once `signal` aborts.
+ * Stops after the current block of whole lines once `signal` aborts. `progress` hears how many are written.
  */
 export async function generate(
   settings: GenerateSettings,
   out: NodeJS.WritableStream = process.stdout,
   signal?: AbortSignal,
+  progress?: Progress,
 ): Promise<void> {
   const total = settings.count ?? 0;
   const tickets = generateTickets({ seed: settings.seed ?? 1, badFraction: settings.badFraction });
@@ -25,6 +27,7 @@ export async function generate(
     let text = '';
     for (let i = 0; i < n; i++) text += `${tickets.next().value}\n`;
     written += n;
+    progress?.update({ records: written });
     if (!out.write(text)) await once(out, 'drain');
   }
 }

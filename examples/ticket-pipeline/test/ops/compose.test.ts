@@ -100,6 +100,8 @@ describe('docker-compose.yml', () => {
     });
     // Inside the container the health port must listen on every interface for the published port to reach it.
     expect(words(processor?.command)).toBe('process --http-port 8080 --http-host 0.0.0.0');
+    expect(words(processor?.entrypoint)).toBe('ticket-pipeline');
+    expect(words(producer?.entrypoint)).toBe('ticket-pipeline');
     expect(processor?.environment).toMatchObject({
       KAFKA_BROKERS: 'redpanda:9092',
       TICKETFLOW_TOPIC: 'client_tickets',
@@ -212,5 +214,8 @@ describe('deploy/Dockerfile', () => {
     expect(stageText('processor')).toMatch(/^HEALTHCHECK .*\/healthz/m);
     expect(stageText('processor')).toMatch(/^CMD \["process"\]$/m);
     expect(stageText('producer')).toMatch(/^CMD \["produce"\]$/m);
+    // The README's launcher: the built ticket-pipeline binary.
+    expect(runtime).toMatch(/^ENTRYPOINT \["ticket-pipeline"\]$/m);
+    expect(runtime).toMatch(/^RUN ln -s \/app\/dist\/cli\.js \/usr\/local\/bin\/ticket-pipeline$/m);
   });
 });

@@ -3,13 +3,25 @@ import { COMMANDS, readSettings } from '../../src/config';
 import { runCli } from '../support/cli';
 
 describe('operations settings', () => {
-  it('gives every flag of every command an environment variable', () => {
+  it('gives every flag of every command one TICKETFLOW_ variable, or a documented KAFKA_ one', () => {
+    const kafka = ['KAFKA_BROKERS', 'KAFKA_SASL_MECHANISM', 'KAFKA_SASL_USERNAME', 'KAFKA_SASL_PASSWORD'];
+    kafka.push('KAFKA_SSL', 'KAFKA_SSL_CA');
     for (const [command, { settings }] of Object.entries(COMMANDS)) {
-      for (const [flag, setting] of Object.entries(settings as Record<string, { env?: readonly string[] }>)) {
-        if (flag === 'help') continue;
-        expect(setting.env?.length ?? 0, `${command} --${flag}`).toBeGreaterThan(0);
+      for (const [flag, setting] of Object.entries(settings as Record<string, { env: string }>)) {
+        expect(setting.env, `${command} --${flag}`).toMatch(/^TICKETFLOW_[A-Z_]+$|^KAFKA_/);
+        if (setting.env.startsWith('KAFKA_')) expect(kafka, `${command} --${flag}`).toContain(setting.env);
       }
     }
+  });
+
+  it('reads no generic variable: LOG_LEVEL, LOG_FORMAT, KAFKA_TOPIC and KAFKA_GROUP are left alone', () => {
+    const generic = { LOG_LEVEL: 'trace', LOG_FORMAT: 'xml', KAFKA_TOPIC: 'other', KAFKA_GROUP: 'other' };
+    expect(readSettings('process', ['--input', 'x.jsonl'], generic)).toMatchObject({
+      logLevel: 'info',
+      logFormat: 'text',
+      topic: 'client_tickets',
+      group: 'ticketflow',
+    });
   });
 
   it('reads the HTTP and retry settings from the environment', () => {
