@@ -28,6 +28,7 @@ const KINDS = {
   boolean: { placeholder: '', allowed: 'true or false' },
   duration: { placeholder: 'duration', allowed: DURATION },
   count: { placeholder: 'n', allowed: 'a whole number' },
+  positive: { placeholder: 'n', allowed: 'a whole number of at least 1' },
   rate: { placeholder: 'per-second', allowed: 'a positive number per second' },
   fraction: { placeholder: 'fraction', allowed: 'a fraction between 0 and 1' },
   port: { placeholder: 'port', allowed: 'a TCP port from 0 to 65535' },
@@ -71,6 +72,11 @@ const SCHEMAS = {
     .regex(/^\d+$/, must('count'))
     .transform(Number)
     .pipe(number('count').refine(Number.isSafeInteger, must('count'))),
+  positive: z
+    .string()
+    .regex(/^\d+$/, must('positive'))
+    .transform(Number)
+    .pipe(number('positive').refine((n) => Number.isSafeInteger(n) && n >= 1, must('positive'))),
   rate: z
     .string()
     .trim()
@@ -159,7 +165,7 @@ const PROCESSING = {
     default: '30s',
   },
   'max-records': {
-    kind: 'count',
+    kind: 'positive',
     description: 'closes a micro-batch once it has read this many records',
     env: 'TICKETFLOW_MAX_RECORDS',
   },

@@ -1,6 +1,13 @@
-import { join } from 'node:path';
+import { mkdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type BlobStore, InvalidOptionError, localBlobStore } from '@ticketflow/core';
+import {
+  type BlobStore,
+  fileSystemError,
+  InvalidOptionError,
+  localBlobStore,
+  TicketflowError,
+} from '@ticketflow/core';
 import { parseS3Url, type S3RetryEvent, s3BlobStore } from '@ticketflow/json-sink';
 
 /** An output location, resolved. */
@@ -56,9 +63,42 @@ export function openOutput(location: string, options: OpenOutputOptions = {}): O
     store: localBlobStore(folder),
     folder,
     remote: false,
-    check: async () => {},
+    check: () => createFolder(folder),
     close: async () => {},
   };
+}
+
+/**
+ * Creates a local folder and its parents one level at a time, or checks that it exists, before any work:
+ * a recursive `mkdir` spins for ever on a file system that answers ENOENT for a folder whose parent
+ * exists (procfs, sysfs, some FUSE mounts). Rejects with a one-line error naming the path and the way
+ * out.
+ */
+export async function createFolder(folder: string): Promise<void> {
+  const target = resolve(folder);
+  const levels: string[] = [];
+  for (let path = target; ; path = dirname(path)) {
+    levels.unshift(path);
+    if (dirname(path) === path) break;
+  }
+  for (const path of levels) {
+    try {
+      await mkdir(path);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') {
+        if ((await stat(path)).isDirectory()) continue;
+        throw fileSystemError(Object.assign(new Error(code), { code: 'ENOTDIR' }), 'write', folder, path);
+      }
+      if (code === 'ENOENT') {
+        throw new TicketflowError(
+          'SINK_FAILED',
+          `cannot create the folder ${path}: its file system does not take new folders there (ENOENT): use a folder on an ordinary file system`,
+        );
+      }
+      throw fileSystemError(error, 'write', folder, dirname(path));
+    }
+  }
 }
 
 /** The default dead-letter file of a local output: beside the batch files, ignored by query engines. */

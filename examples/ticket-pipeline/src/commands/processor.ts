@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import {
   acquireLease,
   type BlobStore,
@@ -18,7 +19,7 @@ import {
 import type { EnrichedTicket } from '../domain/ticket';
 import type { Logger } from '../logger';
 import { type Operations, type OperationsSettings, startOperations } from '../ops/operations';
-import { defaultDeadLetterPath, openOutput } from '../output';
+import { createFolder, defaultDeadLetterPath, openOutput } from '../output';
 import type { Shutdown } from '../shutdown';
 import { formatTicketBatch, type TicketMetrics, ticketDecoder, ticketMetrics } from '../ticket-metrics';
 
@@ -109,6 +110,11 @@ async function processTickets<R>(settings: ProcessorSettings, parts: ProcessorPa
   // A missing bucket or refused credentials fail here, before anything is read.
   try {
     for (const o of outputs) await o.check();
+    // A local dead-letter file's folder is checked the same way, before anything is read.
+    if (parts.deadLetters === undefined && deadLetterOutput === undefined && !output.remote)
+      await createFolder(
+        dirname(settings.deadLetters ?? defaultDeadLetterPath(output, '_dead_letters.jsonl')),
+      );
   } catch (error) {
     await Promise.allSettled(outputs.map((o) => o.close()));
     throw error;
