@@ -1,13 +1,7 @@
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  type BlobStore,
-  fileSystemError,
-  InvalidOptionError,
-  localBlobStore,
-  TicketflowError,
-} from '@ticketflow/core';
+import { type BlobStore, InvalidOptionError, localBlobStore, TicketflowError } from '@ticketflow/core';
 import { parseS3Url, type S3RetryEvent, s3BlobStore } from '@ticketflow/json-sink';
 
 /** An output location, resolved. */
@@ -71,8 +65,8 @@ export function openOutput(location: string, options: OpenOutputOptions = {}): O
 /**
  * Creates a local folder and its parents one level at a time, or checks that it exists, before any work:
  * a recursive `mkdir` spins for ever on a file system that answers ENOENT for a folder whose parent
- * exists (procfs, sysfs, some FUSE mounts). Rejects with a one-line error naming the path and the way
- * out.
+ * exists (procfs, sysfs, some FUSE mounts), which is refused here with a one-line error naming the
+ * path and the way out. Other failures are left to the first write and its retry policy.
  */
 export async function createFolder(folder: string): Promise<void> {
   const target = resolve(folder);
@@ -86,17 +80,16 @@ export async function createFolder(folder: string): Promise<void> {
       await mkdir(path);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') {
-        if ((await stat(path)).isDirectory()) continue;
-        throw fileSystemError(Object.assign(new Error(code), { code: 'ENOTDIR' }), 'write', folder, path);
-      }
+      if (code === 'EEXIST') continue;
       if (code === 'ENOENT') {
         throw new TicketflowError(
           'SINK_FAILED',
           `cannot create the folder ${path}: its file system does not take new folders there (ENOENT): use a folder on an ordinary file system`,
         );
       }
-      throw fileSystemError(error, 'write', folder, dirname(path));
+      // Any other failure (a file in the way, no permission, a mount not ready yet) is met again by the
+      // first write, which names it and follows the retry policy (--sink-retry-for).
+      return;
     }
   }
 }
