@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BlobStore, InvalidOptionError, localBlobStore, TicketflowError } from '@ticketflow/core';
-import { parseS3Url, type S3RetryEvent, s3BlobStore } from '@ticketflow/json-sink';
+import { parseS3Url, type S3RetryEvent, s3BlobStore } from '@ticketflow/s3-store';
 
 /** An output location, resolved. */
 export interface Output {

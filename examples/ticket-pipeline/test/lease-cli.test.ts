@@ -2,7 +2,7 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MotoServer, startMoto } from '../../../packages/json-sink/test/support/moto';
+import { type MotoServer, startMoto } from '../../../packages/s3-store/test/support/moto';
 import { readBatches, runCli, startCli } from './support/cli';
 import { expectedTotals } from './support/ticket-totals';
 import { waitFor } from './support/wait';

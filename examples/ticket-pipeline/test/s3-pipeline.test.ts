@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type MotoServer, startMoto } from '../../../packages/json-sink/test/support/moto';
-import { startTcpProxy, type TcpProxy } from '../../../packages/json-sink/test/support/tcp-proxy';
+import { type MotoServer, startMoto } from '../../../packages/s3-store/test/support/moto';
+import { startTcpProxy, type TcpProxy } from '../../../packages/s3-store/test/support/tcp-proxy';
 import { runCli, startCli } from './support/cli';
 import { expectedTotals, sumRows } from './support/ticket-totals';
 

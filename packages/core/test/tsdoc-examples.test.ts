@@ -12,7 +12,7 @@ import { type ExampleModule, exampleModule, extractExamples, repoRoot } from './
 
 /** Examples that need a broker or S3: type-checked only. Keyed by example id, with the reason. */
 const typeCheckOnly: Record<string, string> = {
-  'packages/json-sink/src/s3-blob-store.ts#s3BlobStore': 'needs S3',
+  'packages/s3-store/src/s3-blob-store.ts#s3BlobStore': 'needs S3',
   'packages/kafka-source/src/producer.ts#createKafkaProducer': 'needs a Kafka broker',
   'packages/kafka-source/src/kafka-source.ts#kafkaSource': 'needs a Redpanda Cloud password',
   'README.md#Compose a pipeline in code': 'reads orders.jsonl until stopped',
@@ -60,7 +60,7 @@ it('finds the examples of every package', () => {
   const files = new Set(
     modules.map(({ example: { file } }) => (file === 'README.md' ? file : file.split('/')[1])),
   );
-  expect([...files].sort()).toEqual(['README.md', 'core', 'json-sink', 'kafka-source']);
+  expect([...files].sort()).toEqual(['README.md', 'core', 'json-sink', 'kafka-source', 's3-store']);
   const ids = new Set(modules.map((m) => m.example.id));
   for (const id of Object.keys(typeCheckOnly)) expect(ids, `stale typeCheckOnly entry ${id}`).toContain(id);
 });

@@ -3,9 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { type Batch, type BlobStore, localBlobStore } from '@ticketflow/core';
+import { s3BlobStore } from '@ticketflow/s3-store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { batchKey, blobDeadLetters, jsonSink, s3BlobStore } from '../src/index';
-import { type MotoServer, startMoto } from './support/moto';
+import { type MotoServer, startMoto } from '../../s3-store/test/support/moto';
+import { batchKey, blobDeadLetters, jsonSink } from '../src/index';
 
 let moto: MotoServer;
 let dir: string;

@@ -11,10 +11,11 @@ import {
   TicketflowError,
 } from '@ticketflow/core';
 import { memorySource } from '@ticketflow/core/testing';
+import { type S3RetryEvent, s3BlobStore } from '@ticketflow/s3-store';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { blobDeadLetters, jsonSink, type S3RetryEvent, s3BlobStore } from '../src/index';
-import { type MotoServer, startMoto } from './support/moto';
-import { startTcpProxy, type TcpProxy } from './support/tcp-proxy';
+import { type MotoServer, startMoto } from '../../s3-store/test/support/moto';
+import { startTcpProxy, type TcpProxy } from '../../s3-store/test/support/tcp-proxy';
+import { blobDeadLetters, jsonSink } from '../src/index';
 
 let moto: MotoServer;
 let proxy: TcpProxy;

@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
-import type { S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
+import type { PutObjectCommandInput, S3Client, S3ClientConfig } from '@aws-sdk/client-s3';
 import type { ConfiguredRetryStrategy } from '@smithy/core/retry';
 import { type BlobStore, firstLine, InvalidOptionError, TicketflowError } from '@ticketflow/core';
 
@@ -24,7 +24,7 @@ export interface S3RetryOptions {
 
 /** One failed attempt that {@link s3BlobStore} is about to retry, for logs. */
 export interface S3RetryEvent {
-  /** The store operation: `put`, `get`, `list`, `delete` or `check`. */
+  /** The store operation: `put`, `create` (`putIfAbsent`), `get`, `list`, `delete` or `check`. */
   readonly operation: S3Operation;
   /** The object or prefix concerned, as an `s3://` URL. */
   readonly location: string;
@@ -85,6 +85,12 @@ export interface S3BlobStore extends BlobStore {
   readonly bucket: string;
   /** The key prefix, `''` or ending with `/`. */
   readonly prefix: string;
+  /**
+   * Writes `body` under `key` only when no object has that key: a `PutObject` with `If-None-Match: *`.
+   * Resolves `false`, leaving the object untouched, when the key already held one. Always present on
+   * this store, so that it can hold an output lease (`acquireLease` of `@ticketflow/core`).
+   */
+  putIfAbsent(key: string, body: Uint8Array | string): Promise<boolean>;
   /**
    * Checks that the bucket exists and the credentials may list it (one `ListObjectsV2` of at most one
    * key), so that a wrong setting fails before any work is done. Rejects with a {@link TicketflowError}:
@@ -396,6 +402,22 @@ export function s3BlobStore(options: S3BlobStoreOptions): S3BlobStore {
     );
   };
 
+  /**
+   * The `PutObject` request of `put` and `putIfAbsent`: the bytes with their length, a `Content-MD5`
+   * (so that S3 checks the bytes it stores) and a content type from the key's extension.
+   */
+  const putObjectRequest = (key: string, body: Uint8Array | string): PutObjectCommandInput => {
+    const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    return {
+      Bucket: bucket,
+      Key: prefix + key,
+      Body: bytes,
+      ContentLength: bytes.byteLength,
+      ContentMD5: createHash('md5').update(bytes).digest('base64'),
+      ContentType: contentTypeOf(key),
+    };
+  };
+
   /** Runs one operation; the SDK retries passing failures (see {@link S3RetryOptions}). */
   const attempt = async <T>(
     operation: S3Operation,
@@ -415,37 +437,14 @@ export function s3BlobStore(options: S3BlobStoreOptions): S3BlobStore {
     bucket,
     prefix,
     async put(key, body) {
-      const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-      const md5 = createHash('md5').update(bytes).digest('base64');
-      await attempt('put', url(key), ({ s3, sdk }) =>
-        s3.send(
-          new sdk.PutObjectCommand({
-            Bucket: bucket,
-            Key: prefix + key,
-            Body: bytes,
-            ContentLength: bytes.byteLength,
-            ContentMD5: md5,
-            ContentType: contentTypeOf(key),
-          }),
-        ),
-      );
+      const request = putObjectRequest(key, body);
+      await attempt('put', url(key), ({ s3, sdk }) => s3.send(new sdk.PutObjectCommand(request)));
     },
     async putIfAbsent(key, body) {
-      const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
-      const md5 = createHash('md5').update(bytes).digest('base64');
+      const request = { ...putObjectRequest(key, body), IfNoneMatch: '*' };
       return attempt('create', url(key), async ({ s3, sdk }) => {
         try {
-          await s3.send(
-            new sdk.PutObjectCommand({
-              Bucket: bucket,
-              Key: prefix + key,
-              Body: bytes,
-              ContentLength: bytes.byteLength,
-              ContentMD5: md5,
-              ContentType: contentTypeOf(key),
-              IfNoneMatch: '*',
-            }),
-          );
+          await s3.send(new sdk.PutObjectCommand(request));
           return true;
         } catch (error) {
           const { code, status } = inspect(error);

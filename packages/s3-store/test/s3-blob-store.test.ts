@@ -116,6 +116,26 @@ describe('s3BlobStore', () => {
     admin.destroy();
   });
 
+  it('creates an object with putIfAbsent only where the key is free, stored as put stores it', async () => {
+    const store = s3BlobStore({ bucket: BUCKET, prefix: 'create' });
+    expect(await store.putIfAbsent('a.json', '{"n":1}')).toBe(true);
+    expect(await store.putIfAbsent('a.json', '{"n":2}')).toBe(false);
+    expect(await moto.getObject(BUCKET, 'create/a.json')).toEqual(Buffer.from('{"n":1}'));
+    const gz = new Uint8Array([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 4, 5, 6]);
+    expect(await store.putIfAbsent('b.json.gz', gz)).toBe(true);
+    await store.put('c.json.gz', gz);
+    const admin = moto.client();
+    const head = (key: string) => admin.send(new HeadObjectCommand({ Bucket: BUCKET, Key: `create/${key}` }));
+    const [created, put] = [await head('b.json.gz'), await head('c.json.gz')];
+    expect(created.ContentType).toBe('application/gzip');
+    expect(created.ContentType).toBe(put.ContentType);
+    expect(created.ContentLength).toBe(gz.byteLength);
+    expect(created.ETag).toBe(put.ETag);
+    expect(await moto.getObject(BUCKET, 'create/b.json.gz')).toEqual(Buffer.from(gz));
+    admin.destroy();
+    await store.close();
+  });
+
   it('takes its endpoint from AWS_ENDPOINT_URL_S3 before AWS_ENDPOINT_URL', async () => {
     const store = s3BlobStore({
       bucket: BUCKET,
