@@ -18,9 +18,11 @@ import { generateTickets } from '../examples/ticket-pipeline/src/domain/generato
 import { parseTicket } from '../examples/ticket-pipeline/src/domain/validate';
 import {
   formatTicketBatch,
+  formatTicketRollup,
   type TicketMetrics,
   ticketDecoder,
   ticketMetrics,
+  ticketRollups,
 } from '../examples/ticket-pipeline/src/ticket-metrics';
 import { QuantileSketch } from '../packages/core/src/internal/quantile-sketch';
 
@@ -155,12 +157,21 @@ async function parseOnly(path: string): Promise<Omit<Measurement, 'mode' | 'peak
   return { tickets: valid, invalid, ms: performance.now() - started, check: '' };
 }
 
-/** The engine: the ticket pipeline as the CLI builds it, one window, output to a temporary folder. */
-async function engine(path: string): Promise<Omit<Measurement, 'mode' | 'peakRssMb'>> {
+/**
+ * The engine: the ticket pipeline as the CLI builds it, one window, output kept in memory. With
+ * `rollups`, also the hourly and daily event-time windows of `--rollups hour,day` (made final at the end
+ * of the input), each serialized as its file would be.
+ */
+async function engine(path: string, rollups = false): Promise<Omit<Measurement, 'mode' | 'peakRssMb'>> {
   const started = performance.now();
   let last: TicketMetrics | undefined;
   let written = '';
+  let windows = 0;
+  const eventTime = rollups
+    ? ticketRollups(['hour', 'day'], { allowedLateness: 600_000, idleTimeout: 60_000 })
+    : undefined;
   const pipeline = createPipeline({
+    ...(eventTime ? { eventTime } : {}),
     source: lineSource({ path }),
     decode: ticketDecoder(),
     metrics: ticketMetrics,
@@ -168,6 +179,10 @@ async function engine(path: string): Promise<Omit<Measurement, 'mode' | 'peakRss
       write: async (batch) => {
         last = batch.metrics;
         written = JSON.stringify(formatTicketBatch(batch));
+        for (const window of batch.windows ?? []) {
+          written += JSON.stringify(formatTicketRollup(window, batch));
+          windows += 1;
+        }
       },
       describe: (id) => `memory:${id}`,
     },
@@ -182,9 +197,9 @@ async function engine(path: string): Promise<Omit<Measurement, 'mode' | 'peakRss
     types: m.by_type.map((r) => [r.request_type, r.count_by_request_type]),
     sla_mean: m.sla_mean,
     score_mean: m.priority_score_mean,
-    median: m.sla_quantiles[0],
-    p90: m.sla_quantiles[1],
-    p99: m.sla_quantiles[2],
+    median: m.sla.quantiles.median,
+    p90: m.sla.quantiles.p90,
+    p99: m.sla.quantiles.p99,
     hours: m.tickets_per_hour.length,
     days: m.tickets_per_day.length,
     priorities: m.by_priority.length,
@@ -192,10 +207,13 @@ async function engine(path: string): Promise<Omit<Measurement, 'mode' | 'peakRss
     slaTeams: m.sla_mean_by_team.length,
   });
   if (written.length === 0 || summary.batches !== 1) throw new Error('the engine wrote no single batch');
+  if (rollups && windows === 0) throw new Error('the engine made no rollup final');
   return { tickets: summary.records, invalid: summary.invalidRecords, ms, check };
 }
 
-function measure(mode: 'loop' | 'engine' | 'parse', path: string): Measurement {
+type Mode = 'loop' | 'engine' | 'rollups' | 'parse';
+
+function measure(mode: Mode, path: string): Measurement {
   const out = execFileSync(
     process.execPath,
     [
@@ -267,7 +285,13 @@ async function main(): Promise<void> {
     },
   });
   if (values.child) {
-    const run = values.child === 'loop' ? loop : values.child === 'parse' ? parseOnly : engine;
+    const runs: Record<string, (file: string) => Promise<Omit<Measurement, 'mode' | 'peakRssMb'>>> = {
+      loop,
+      parse: parseOnly,
+      engine: (file) => engine(file),
+      rollups: (file) => engine(file, true),
+    };
+    const run = runs[values.child as string] as (typeof runs)[string];
     const result = await run(values.file as string);
     const peakRssMb = Math.round(process.resourceUsage().maxRSS / 1024);
     console.log(JSON.stringify({ mode: values.child, peakRssMb, ...result }));
@@ -284,20 +308,23 @@ async function main(): Promise<void> {
   const count = Number(values.count);
   const path = await ensureFile(count);
   const rounds = Number(values.rounds);
-  const results: Record<'loop' | 'engine', Measurement[]> = { loop: [], engine: [] };
+  const results: Record<'loop' | 'engine' | 'rollups', Measurement[]> = { loop: [], engine: [], rollups: [] };
   for (let round = 0; round < rounds; round++) {
-    for (const mode of ['loop', 'engine'] as const) {
+    for (const mode of ['loop', 'engine', 'rollups'] as const) {
       const m = measure(mode, path);
       results[mode].push(m);
       console.log(
-        `round ${round + 1} ${mode.padEnd(6)} ${rate(m).toLocaleString('en').padStart(10)} tickets/s  ${m.ms.toFixed(0).padStart(6)} ms  peak RSS ${m.peakRssMb} MB`,
+        `round ${round + 1} ${mode.padEnd(7)} ${rate(m).toLocaleString('en').padStart(10)} tickets/s  ${m.ms.toFixed(0).padStart(6)} ms  peak RSS ${m.peakRssMb} MB`,
       );
     }
   }
-  const best = (mode: 'loop' | 'engine') => results[mode].reduce((a, b) => (b.ms < a.ms ? b : a));
+  const best = (mode: 'loop' | 'engine' | 'rollups') => results[mode].reduce((a, b) => (b.ms < a.ms ? b : a));
   const l = best('loop');
   const e = best('engine');
+  const r = best('rollups');
   if (l.check !== e.check) throw new Error(`the engine and the loop disagree:\n${l.check}\n${e.check}`);
+  if (l.check !== r.check)
+    throw new Error(`the engine with rollups and the loop disagree:\n${l.check}\n${r.check}`);
   console.log('');
   console.log(
     `replay of ${count.toLocaleString('en')} tickets (best of ${rounds}; both computed the same metrics)`,
@@ -308,8 +335,14 @@ async function main(): Promise<void> {
   console.log(
     `  engine  ${rate(e).toLocaleString('en').padStart(10)} tickets/s   peak RSS ${e.peakRssMb} MB`,
   );
+  console.log(
+    `  rollups ${rate(r).toLocaleString('en').padStart(10)} tickets/s   peak RSS ${r.peakRssMb} MB   (engine with --rollups hour,day)`,
+  );
   console.log(`  engine time / loop time = ${(e.ms / l.ms).toFixed(3)}  (target ≤ 1.25)`);
   console.log(`  engine tickets/s ≥ 500,000: ${rate(e) >= 500_000 ? 'yes' : 'NO'}`);
+  console.log(
+    `  with rollups: time / loop time = ${(r.ms / l.ms).toFixed(3)}, / engine time = ${(r.ms / e.ms).toFixed(3)}; tickets/s ≥ 500,000: ${rate(r) >= 500_000 ? 'yes' : 'NO'}`,
+  );
   const floor = measure('parse', path);
   console.log(
     `  for scale: reading lines and JSON.parse alone runs at ${rate(floor).toLocaleString('en')} lines/s here (${((floor.ms / (floor.tickets + floor.invalid)) * 1000).toFixed(2)} µs a line)`,

@@ -11,5 +11,6 @@ bash scripts/setup-compose.sh
 # which works offline and links the system's OpenSSL and SASL.
 export CKJS_LINKING=dynamic
 pnpm install --frozen-lockfile --reporter=append-only
+mvn -q -B -f tools/airlift-check/pom.xml package  # airlift's TDigest, for packages/core/test/airlift-tdigest.test.ts
 # The ticket-pipeline binary that ./ticket-pipeline and `pnpm start` run (a second or two).
 pnpm --filter @ticketflow/example-ticket-pipeline build

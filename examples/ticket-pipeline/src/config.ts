@@ -21,12 +21,20 @@ type Kind = keyof typeof KINDS;
 
 const DURATION = 'a positive duration such as 500ms, 30s, 5m or 1h (at most 596h)';
 
+/** The event-time rollups `--rollups` can turn on, in the order they are listed in the settings. */
+export const ROLLUPS = ['hour', 'day'] as const;
+
+/** One event-time rollup: final metrics per UTC hour or per UTC day of `created_at`. */
+export type Rollup = (typeof ROLLUPS)[number];
+
 /** Each kind of value: its placeholder in help, what it allows, and its zod schema. */
 const KINDS = {
   string: { placeholder: 'value', allowed: 'a non-empty value' },
   path: { placeholder: 'path', allowed: 'a non-empty path' },
   boolean: { placeholder: '', allowed: 'true or false' },
   duration: { placeholder: 'duration', allowed: DURATION },
+  lateness: { placeholder: 'duration', allowed: `0 or ${DURATION}` },
+  rollups: { placeholder: 'list', allowed: 'none, or a comma-separated list of hour and day (hour,day)' },
   count: { placeholder: 'n', allowed: 'a whole number' },
   positive: { placeholder: 'n', allowed: 'a whole number of at least 1' },
   rate: { placeholder: 'per-second', allowed: 'a positive number per second' },
@@ -48,6 +56,27 @@ const must = (kind: Kind) => `must be ${KINDS[kind].allowed}`;
 
 const number = (kind: Kind) => z.number({ error: must(kind) });
 
+/** A zero duration, in any unit: `0`, `0s`, `0.0m`. */
+const ZERO = /^\s*0+(?:\.0+)?\s*(?:ms|s|m|h)?\s*$/;
+
+/** A duration in milliseconds, from text such as `30s`; `zero` also allows a duration of 0. */
+const durationSchema = (zero: boolean) =>
+  z.string().transform((value, ctx) => {
+    if (zero && ZERO.test(value)) return 0;
+    try {
+      return toMilliseconds(value, '');
+    } catch (error) {
+      // toMilliseconds names the value itself; keep only what it allows.
+      const text = (error as Error).message;
+      const message = text.slice(1, text.lastIndexOf(', got '));
+      ctx.addIssue({
+        code: 'custom',
+        message: zero ? message.replace('must be a positive', 'must be 0 or a positive') : message,
+      });
+      return z.NEVER;
+    }
+  });
+
 /** The zod schema of each kind of value, from the text of a flag or a variable. */
 const SCHEMAS = {
   string: z.string().min(1, must('string')),
@@ -57,15 +86,17 @@ const SCHEMAS = {
     falsy: ['0', 'false', 'no', 'off', ''],
     error: must('boolean'),
   }),
-  duration: z.string().transform((text, ctx) => {
-    try {
-      return toMilliseconds(text, '');
-    } catch (error) {
-      // toMilliseconds names the value itself; keep only what it allows.
-      const message = (error as Error).message;
-      ctx.addIssue({ code: 'custom', message: message.slice(1, message.lastIndexOf(', got ')) });
+  duration: durationSchema(false),
+  lateness: durationSchema(true),
+  // `hour,day` in any order, repeats ignored, spaces around the names allowed; `none` (or nothing) for none.
+  rollups: z.string().transform((text, ctx): readonly Rollup[] => {
+    const names = text.split(',').map((name) => name.trim());
+    if (names.length === 1 && (names[0] === 'none' || names[0] === '')) return [];
+    if (!names.every((name) => (ROLLUPS as readonly string[]).includes(name))) {
+      ctx.addIssue({ code: 'custom', message: must('rollups') });
       return z.NEVER;
     }
+    return ROLLUPS.filter((rollup) => names.includes(rollup));
   }),
   count: z
     .string()
@@ -216,6 +247,32 @@ const PROCESSING = {
   },
 } as const satisfies Record<string, Setting>;
 
+/**
+ * The event-time rollups (see "Event-time rollups" in the design): every command that folds tickets into
+ * metrics files takes them (`process`, `run`, and the merge of partial aggregates).
+ */
+const EVENT_TIME = {
+  rollups: {
+    kind: 'rollups',
+    description: 'event-time rollups to write once final: <out>/hourly/dt=…/hour=…/ and <out>/daily/dt=…/',
+    env: 'TICKETFLOW_ROLLUPS',
+    default: 'none',
+  },
+  'allowed-lateness': {
+    kind: 'lateness',
+    description:
+      "how far the newest created_at must pass an hour's or day's end before its rollup is final (the watermark's lag)",
+    env: 'TICKETFLOW_ALLOWED_LATENESS',
+    default: '10m',
+  },
+  'idle-timeout': {
+    kind: 'duration',
+    description: "a lane (partition) without records for this long stops holding the rollups' watermark back",
+    env: 'TICKETFLOW_IDLE_TIMEOUT',
+    default: '1m',
+  },
+} as const satisfies Record<string, Setting>;
+
 const QUIET = {
   quiet: {
     kind: 'boolean',
@@ -238,6 +295,25 @@ const GENERATED = {
   },
 } as const satisfies Record<string, Setting>;
 
+/**
+ * When the embedded generator's tickets were created relative to their arrival (`run`); the defaults are
+ * the generator's own (`ArrivalOptions` in ./domain/generator.ts, not imported: it loads Faker).
+ */
+const ARRIVALS = {
+  'late-fraction': {
+    kind: 'fraction',
+    description: 'share of tickets that arrive minutes late (created 1 to 30 min earlier)',
+    env: 'TICKETFLOW_LATE_FRACTION',
+    default: '0.05',
+  },
+  'very-late-fraction': {
+    kind: 'fraction',
+    description: 'share of tickets that arrive hours late (created 1 to 6 h earlier)',
+    env: 'TICKETFLOW_VERY_LATE_FRACTION',
+    default: '0.005',
+  },
+} as const satisfies Record<string, Setting>;
+
 const RATE = {
   kind: 'rate',
   description: 'tickets per second',
@@ -249,7 +325,7 @@ const RATE = {
 export const COMMANDS = {
   run: {
     summary: 'run the embedded pipeline: in-process generator, no broker (until Ctrl-C)',
-    settings: { ...PROCESSING, rate: RATE, ...GENERATED, ...COMMON },
+    settings: { ...PROCESSING, ...EVENT_TIME, rate: RATE, ...GENERATED, ...ARRIVALS, ...COMMON },
   },
   process: {
     summary: 'process tickets from Kafka (--brokers) or a JSON Lines file (--input FILE|-)',
@@ -289,6 +365,7 @@ export const COMMANDS = {
         default: 'fail',
       },
       ...PROCESSING,
+      ...EVENT_TIME,
       ...QUIET,
       ...COMMON,
     },
@@ -373,7 +450,18 @@ export type ProcessSource = z.output<typeof processSource>;
 
 /** One schema per command. */
 const SCHEMA = {
-  run: z.object(fieldsOf('run')).superRefine(outputIsFolder),
+  run: z
+    .object(fieldsOf('run'))
+    .superRefine(outputIsFolder)
+    .superRefine((s, ctx) => {
+      if (s.lateFraction + s.veryLateFraction > 1) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['veryLateFraction'],
+          message: `plus the late fraction (${s.lateFraction}) must be at most 1`,
+        });
+      }
+    }),
   generate: z.object(fieldsOf('generate')).superRefine((s, ctx) => {
     if (s.count === undefined) ctx.addIssue({ code: 'custom', message: 'generate needs --count N' });
   }),

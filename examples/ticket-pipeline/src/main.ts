@@ -62,9 +62,12 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
         import('./sources/generator-source'),
         import('./commands/processor'),
       ]);
+      // Tickets arrive as in a live system (most seconds old, some minutes or hours late), so that the
+      // event-time rollups (--rollups, part of the settings) see hours close and late tickets counted.
       const source = generatorSource({
         rate: settings.rate,
         badFraction: settings.badFraction,
+        arrivals: { lateFraction: settings.lateFraction, veryLateFraction: settings.veryLateFraction },
         ...(settings.seed !== undefined ? { seed: settings.seed } : {}),
       });
       await runProcessor(settings, { source, logger, shutdown });
@@ -115,8 +118,6 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
         logger,
         shutdown,
         deadLetters,
-        lag: () => source.lag(),
-        connected: () => source.connected(),
       });
       return 0;
     }

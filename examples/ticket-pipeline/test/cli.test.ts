@@ -2,8 +2,9 @@ import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { readBatches, runCli } from './support/cli';
+import { readBatches, runCli, startCli } from './support/cli';
 import { expectedTotals, sumRows } from './support/ticket-totals';
+import { waitFor } from './support/wait';
 
 let dir: string;
 beforeEach(async () => {
@@ -59,6 +60,9 @@ describe('ticket-pipeline CLI', () => {
         'sla_p90',
         'sla_p99',
         'sla_mean_by_team',
+        'sla_tdigest',
+        'late_tickets',
+        'watermark',
       ]);
     }
 
@@ -169,6 +173,114 @@ describe('ticket-pipeline CLI', () => {
     expect(result.stderr).toBe('ticket-pipeline: --rate must be a positive number per second, got "-1"\n');
   });
 
+  it('names --rollups, --allowed-lateness and the arrival flags, or their variables, in one line', async () => {
+    const rollups = await runCli(['process', '--input', join(dir, 'x.jsonl'), '--rollups', 'hour,week']);
+    expect(rollups.code).toBe(2);
+    expect(rollups.stderr).toBe(
+      'ticket-pipeline: --rollups must be none, or a comma-separated list of hour and day (hour,day), got "hour,week"\n',
+    );
+    const lateness = await runCli(['run'], { env: { TICKETFLOW_ALLOWED_LATENESS: '-1m' } });
+    expect(lateness.code).toBe(2);
+    expect(lateness.stderr).toBe(
+      'ticket-pipeline: TICKETFLOW_ALLOWED_LATENESS must be 0 or a positive duration such as 500ms, 30s, 5m or 1h, got "-1m"\n',
+    );
+    const idle = await runCli(['run', '--idle-timeout', '0s']);
+    expect(idle.stderr).toBe(
+      'ticket-pipeline: --idle-timeout must be a positive duration such as 500ms, 30s, 5m or 1h, got "0s"\n',
+    );
+    const arrivals = await runCli(['run', '--late-fraction', '0.9', '--very-late-fraction', '0.2']);
+    expect(arrivals.code).toBe(2);
+    expect(arrivals.stderr).toBe(
+      'ticket-pipeline: --very-late-fraction plus the late fraction (0.9) must be at most 1, got "0.2"\n',
+    );
+    const generate = await runCli(['generate', '--count', '1', '--late-fraction', '0.1']);
+    expect(generate.code).toBe(2);
+    expect(generate.stderr).toMatch(/^ticket-pipeline: unknown option '--late-fraction' .*\(see --help\)\n$/);
+  });
+
+  it('describes the rollup and arrival flags in help', async () => {
+    const run = (await runCli(['run', '--help'])).stdout.replace(/\s+/g, ' ');
+    expect(run).toContain(
+      '--rollups <list> event-time rollups to write once final: <out>/hourly/dt=…/hour=…/ and <out>/daily/dt=…/; none, or a comma-separated list of hour and day (hour,day) (default: "none", env: TICKETFLOW_ROLLUPS)',
+    );
+    expect(run).toMatch(
+      /--allowed-lateness <duration> .*\(default: "10m", env: TICKETFLOW_ALLOWED_LATENESS\)/,
+    );
+    expect(run).toMatch(/--idle-timeout <duration> .*\(default: "1m", env: TICKETFLOW_IDLE_TIMEOUT\)/);
+    expect(run).toMatch(/--late-fraction <fraction> .*\(default: "0.05", env: TICKETFLOW_LATE_FRACTION\)/);
+    expect(run).toMatch(
+      /--very-late-fraction <fraction> .*\(default: "0.005", env: TICKETFLOW_VERY_LATE_FRACTION\)/,
+    );
+    const processHelp = (await runCli(['process', '--help'])).stdout;
+    for (const flag of ['--rollups <list>', '--allowed-lateness <duration>', '--idle-timeout <duration>']) {
+      expect(processHelp).toContain(flag);
+    }
+    expect(processHelp).not.toContain('--late-fraction');
+  });
+
+  // Needs the event-time engine (--rollups) of @ticketflow/core and the processor.
+  it('run --rollups hour,day closes past hours at once and counts the tickets that arrive hours late', async () => {
+    const out = join(dir, 'run-rollups');
+    const run = startCli([
+      'run',
+      '--window',
+      '1s',
+      '--rate',
+      '1000',
+      '--seed',
+      '11',
+      '--very-late-fraction',
+      '0.05',
+      '--rollups',
+      'hour,day',
+      '--out',
+      out,
+    ]);
+    await Promise.race([
+      waitFor(() => run.output().stderr.includes('batch_00002.json'), 'three batches', 30_000),
+      run.done.then((r) => {
+        throw new Error(`run exited early (${r.code}): ${r.stderr}`);
+      }),
+    ]);
+    run.child.kill('SIGTERM');
+    const result = await run.done;
+    expect(result.code).toBe(0);
+    const batches = await readBatches(out);
+    expect(batches.length).toBeGreaterThanOrEqual(3);
+    // Nothing is late in the first batch; afterwards every hours-late ticket is (about 50 in each full
+    // 1 s batch; the last one, which SIGTERM closed early, may be short).
+    expect(batches[0]?.late_tickets).toBe(0);
+    const late = batches.slice(1).map((b) => b.late_tickets as number);
+    for (const n of late.slice(0, -1)) expect(n).toBeGreaterThan(10);
+    // The watermark follows the generator's clock: the newest created_at, seconds old, minus 10 minutes.
+    let previous = Number.NEGATIVE_INFINITY;
+    for (const b of batches) {
+      const watermark = Date.parse(b.watermark as string);
+      const end = Date.parse(b.window_end as string);
+      expect(watermark).toBeLessThanOrEqual(end - 10 * 60_000);
+      expect(watermark).toBeGreaterThan(end - 10 * 60_000 - 60_000);
+      expect(watermark).toBeGreaterThanOrEqual(previous);
+      previous = watermark;
+    }
+    // The hours-late tickets of the first batch opened past hours, final as soon as it was written.
+    const hourly = await readHourly(join(out, 'hourly'));
+    const first = hourly.filter((h) => h.final_batch_id === 0);
+    expect(first.length).toBeGreaterThan(0);
+    const watermarkOf = (id: number) => Date.parse(batches[id]?.watermark as string);
+    for (const h of hourly) {
+      const id = h.final_batch_id as number;
+      if (id < batches.length - 1)
+        expect(Date.parse(h.window_end as string)).toBeLessThanOrEqual(watermarkOf(id));
+      if (id > 0) expect(Date.parse(h.window_end as string)).toBeGreaterThan(watermarkOf(id - 1));
+    }
+    const valid = batches.reduce((s, b) => s + (b.total_tickets as number), 0);
+    const lateTotal = late.reduce((s, n) => s + n, 0);
+    const inHours = hourly.reduce((s, h) => s + (h.total_tickets as number), 0);
+    // Hours still open when the run stopped are kept for the next run, not written.
+    expect(inHours + lateTotal).toBeLessThanOrEqual(valid);
+    expect(inHours).toBeGreaterThan(0);
+  });
+
   it('refuses an --out that is a file, and an --input that is a folder, before any work', async () => {
     const file = join(dir, 'plain-file');
     await writeFile(file, '{}\n');
@@ -214,3 +326,11 @@ describe('ticket-pipeline CLI', () => {
     expect(result.stderr).not.toMatch(/^\s+at /m);
   });
 });
+
+/** Every `hourly/dt=…/hour=…/metrics.json` under a folder, parsed. */
+async function readHourly(folder: string): Promise<Array<Record<string, unknown>>> {
+  const paths = (await readdir(folder, { recursive: true })).filter((p) =>
+    /^dt=\d{4}-\d\d-\d\d\/hour=\d\d\/metrics\.json$/.test(p),
+  );
+  return Promise.all(paths.map(async (p) => JSON.parse(await readFile(join(folder, p), 'utf8'))));
+}

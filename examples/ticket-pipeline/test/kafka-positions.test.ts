@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { deleteRecordsBefore, deleteTopic } from '../../../packages/kafka-source/test/support/admin';
 import { generateTickets } from '../src/domain/generator';
 import { type CliResult, type RunningCli, readBatches, recordsIn, runCli, startCli } from './support/cli';
 import { BROKERS, createTopic, ensureBroker, freshTopic, processArgs, produceTickets } from './support/kafka';
@@ -13,15 +14,6 @@ const Kafka = createRequire(import.meta.url)('@confluentinc/kafka-javascript') a
 
 function call<T>(fn: (cb: (error: unknown, value: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => fn((error, value) => (error ? reject(error) : resolve(value))));
-}
-
-async function admin<T>(fn: (client: ReturnType<KafkaModule['AdminClient']['create']>) => Promise<T>) {
-  const client = Kafka.AdminClient.create({ 'bootstrap.servers': BROKERS });
-  try {
-    return await fn(client);
-  } finally {
-    client.disconnect();
-  }
 }
 
 let dir: string;
@@ -97,7 +89,7 @@ describe('Kafka positions on a real broker', () => {
 
     // The checkpoint says offset 5; records 5 to 14 arrive, and 5 to 7 are deleted before they are read.
     await produceTickets(topic, 10, 2);
-    await admin((a) => call((cb) => a.deleteRecords([{ topic, partition: 0, offset: 8 }], {}, cb as never)));
+    await deleteRecordsBefore(topic, 0, 8);
 
     const refused = await runCli(processArgs(topic, out, ['--window', '500ms']));
     expect(failures(refused)).toEqual([
@@ -141,7 +133,7 @@ describe('Kafka positions on a real broker', () => {
     expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
     expect(await recordsIn(out)).toBe(0);
 
-    await admin((a) => call((cb) => a.deleteTopic(topic, 15_000, cb as never)));
+    await deleteTopic(topic);
     const result = await Promise.race([
       cli.done,
       new Promise<undefined>((resolve) => setTimeout(resolve, 40_000, undefined)),

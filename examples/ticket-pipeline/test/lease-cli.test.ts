@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MotoServer, startMoto } from '../../../packages/s3-store/test/support/moto';
 import { readBatches, runCli, startCli } from './support/cli';
-import { expectedTotals } from './support/ticket-totals';
+import { expectExact } from './support/ticket-totals';
 import { waitFor } from './support/wait';
 
 const BUCKET = 'leases';
@@ -28,13 +28,6 @@ afterAll(async () => {
 });
 
 type Batch = Record<string, unknown>;
-
-function expectExact(batches: readonly Batch[]) {
-  const expected = expectedTotals(lines);
-  expect(batches.map((b) => b.batch_id)).toEqual(batches.map((_, i) => i));
-  expect(batches.reduce((s, b) => s + (b.total_tickets as number), 0)).toBe(expected.valid);
-  expect(batches.reduce((s, b) => s + (b.invalid_tickets as number), 0)).toBe(expected.invalid);
-}
 
 async function s3Batches(prefix: string): Promise<Batch[]> {
   const keys = (await moto.listKeys(BUCKET, prefix)).filter((k) => /batch_\d+\.json$/.test(k));
@@ -78,7 +71,7 @@ async function secondOwnerRefused(out: string, env: NodeJS.ProcessEnv, readOutpu
     first.endInput();
     const result = await first.done;
     expect(result.code).toBe(0);
-    expectExact(await readOutput());
+    expectExact(await readOutput(), lines);
   } finally {
     first.child.kill('SIGKILL');
   }
@@ -120,6 +113,6 @@ describe('one owner per output (lease)', () => {
         `WARN +took over the lease on \\S+ from host \\S+, pid ${first.child.pid}, which was never released \\(that processor was killed`,
       ),
     );
-    expectExact(await readBatches(out));
+    expectExact(await readBatches(out), lines);
   });
 });

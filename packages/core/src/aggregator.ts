@@ -22,6 +22,51 @@ export interface Aggregator<In, Acc, Out> {
   merge(a: Acc, b: Acc): Acc;
   /** Reads the value of `acc` without changing it. */
   result(acc: Acc): Out;
+  /**
+   * Turns an accumulator into data and back, so that state can be saved (open event-time windows in a
+   * checkpoint), sent (partial aggregation across processes) and merged elsewhere. Every built-in
+   * aggregator has one; a user-written aggregator supplies its own where state must leave memory, and
+   * the engine names the one that is missing when it needs it.
+   */
+  readonly codec?: StateCodec<Acc>;
+  /**
+   * Set by a composite (`metrics`, `groupBy`, `mapResult`) that has no {@link Aggregator.codec}
+   * because a member lacks one: the path of the first such member, in spec order. Member names are
+   * joined by `.`, and `[key]` stands for a `groupBy`'s per-key aggregator: `p95`,
+   * `by_team[key].p95`, `[key]`. `stateCodecOf` names it in its error.
+   */
+  readonly codecMissingAt?: string;
+}
+
+/** A JSON-safe value: what a {@link StateCodec} encodes an accumulator to. */
+export type StateData =
+  | null
+  | boolean
+  | number
+  | string
+  | readonly StateData[]
+  | { readonly [key: string]: StateData };
+
+/**
+ * The saved form of an accumulator: compact, versioned, deterministic, JSON-safe.
+ *
+ * Laws: `decode(encode(a))` behaves as `a` under `add`, `merge` and `result`;
+ * `merge(decode(encode(fold(x))), fold(y))` equals `fold(x ++ y)`; and the same accumulator always
+ * encodes to the same data, so `JSON.stringify(encode(a))` gives the same bytes for the same input.
+ */
+export interface StateCodec<Acc> {
+  /**
+   * Names the encoded form and its version, such as `count/1` or `metrics/1(total:count/1,…)`. A state
+   * saved under another id is refused when decoded (the aggregator changed between runs).
+   */
+  readonly id: string;
+  /** Encodes an accumulator without changing it. */
+  encode(acc: Acc): StateData;
+  /**
+   * Rebuilds an accumulator from {@link StateCodec.encode}'s data. Throws a `TicketflowError` with code
+   * `INVALID_STATE` when the data is not such a state.
+   */
+  decode(data: StateData): Acc;
 }
 
 /** Any aggregator, whatever its types. */
@@ -46,7 +91,8 @@ export function fold<In, Acc, Out>(aggregator: Aggregator<In, Acc, Out>, inputs:
 
 /**
  * Reshapes an aggregator's result, keeping its accumulator: use it to rename fields for an output
- * contract.
+ * contract. The state is the inner aggregator's, so is its codec (same id): a state saved before the
+ * reshaping is read after it.
  *
  * @example
  * ```ts
@@ -64,5 +110,7 @@ export function mapResult<In, Acc, Out, Mapped>(
     add: aggregator.add,
     merge: aggregator.merge,
     result: (acc) => mapper(aggregator.result(acc)),
+    codec: aggregator.codec,
+    codecMissingAt: aggregator.codecMissingAt,
   };
 }

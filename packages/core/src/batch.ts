@@ -1,3 +1,4 @@
+import type { FinalWindow } from './event-time';
 import type { InputRange } from './source';
 
 /** Records of one lane lost before they could be read, as a batch reports them. */
@@ -54,6 +55,22 @@ export interface Batch<M> {
    * empty when none were.
    */
   readonly dataLoss?: readonly LaneDataLoss[];
+  /**
+   * With event-time windows: the watermark after this batch (UTC), `null` before any record; the same
+   * on a replay. Absent without them.
+   */
+  readonly watermark?: Date | null;
+  /**
+   * With event-time windows: per window name, the batch's valid records whose window was already final
+   * (it ended at or before the previous batch's watermark). They are counted in the batch's metrics
+   * and in no window of that name.
+   */
+  readonly lateRecords?: Readonly<Record<string, number>>;
+  /**
+   * With event-time windows: the windows this batch made final, to be written in its transaction;
+   * empty when none. A replay makes the same windows final with the same content.
+   */
+  readonly windows?: readonly FinalWindow[];
 }
 
 /**
@@ -65,6 +82,8 @@ export interface Sink<M> {
   write(batch: Batch<M>): Promise<void>;
   /** A short description of the destination for logs, such as `./ticket_metrics_json/batch_00042.json`. */
   describe(batchId: number): string;
+  /** Where an event-time window's output goes, for logs. Default: its name and start. */
+  describeWindow?(window: FinalWindow): string;
   /** Releases resources. */
   close?(): Promise<void>;
 }

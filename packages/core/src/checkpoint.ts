@@ -1,5 +1,6 @@
 import type { BlobStore } from './blob-store';
 import { TicketflowError } from './errors';
+import type { EventTimeState } from './event-time';
 import type { InputRange, Positions } from './source';
 
 /** What the checkpoint records about a batch before its output is written (its "offsets log" entry). */
@@ -14,6 +15,13 @@ export interface BatchPlan {
   readonly range: InputRange;
   /** For every lane, the next offset to read once this batch is committed. */
   readonly positions: Positions;
+  /**
+   * With event-time windows: the watermark after this batch (ms since the epoch, `null` before any
+   * record), which a replay of the batch uses again. Absent without them.
+   */
+  readonly watermark?: number | null;
+  /** With event-time windows: their state after this batch (open windows, lane progress). */
+  readonly eventTime?: EventTimeState;
 }
 
 /** What a pipeline resumes from. */
@@ -24,6 +32,13 @@ export interface CheckpointState {
   readonly positions: Positions;
   /** A batch whose range was recorded but whose commit was not: it is replayed first. */
   readonly pending?: BatchPlan;
+  /** The event-time state after the last committed batch, when it recorded one. */
+  readonly eventTime?: EventTimeState;
+}
+
+/** Adds the event-time state `plan` recorded (the last committed batch's) to a checkpoint state. */
+export function withEventTime(state: CheckpointState, plan: BatchPlan | undefined): CheckpointState {
+  return plan?.eventTime === undefined ? state : { ...state, eventTime: plan.eventTime };
 }
 
 /**
@@ -127,14 +142,14 @@ export function blobCheckpointStore(store: BlobStore, options: BlobCheckpointOpt
         );
       const plan = parsePlan(bytes, last, store.describe, prefix);
       const committed = (await store.get(commitsKey(last))) !== undefined;
-      if (committed) return { nextBatchId: last + 1, positions: plan.positions };
+      if (committed) return withEventTime({ nextBatchId: last + 1, positions: plan.positions }, plan);
       const previous = ids.at(-2);
-      let positions: Positions = {};
+      let before: BatchPlan | undefined;
       if (previous !== undefined) {
-        const before = await store.get(offsetsKey(previous));
-        if (before !== undefined) positions = parsePlan(before, previous, store.describe, prefix).positions;
+        const bytes = await store.get(offsetsKey(previous));
+        if (bytes !== undefined) before = parsePlan(bytes, previous, store.describe, prefix);
       }
-      return { nextBatchId: last, positions, pending: plan };
+      return withEventTime({ nextBatchId: last, positions: before?.positions ?? {}, pending: plan }, before);
     },
     async begin(plan) {
       await store.put(offsetsKey(plan.batchId), JSON.stringify(plan));

@@ -6,6 +6,8 @@ export {
   type InputOf,
   mapResult,
   type ResultOf,
+  type StateCodec,
+  type StateData,
 } from './aggregator';
 export { count } from './aggregators/count';
 export { countBy, type KeyCount } from './aggregators/count-by';
@@ -15,6 +17,14 @@ export { type MeanState, mean } from './aggregators/mean';
 export { type MetricsInput, type MetricsResult, metrics } from './aggregators/metrics';
 export { median, type QuantileOptions, quantile, quantiles } from './aggregators/quantiles';
 export { sum } from './aggregators/sum';
+export {
+  type DigestOptions,
+  type DigestQuantiles,
+  type DigestResult,
+  digest,
+  type TDigestOptions,
+  tdigest,
+} from './aggregators/tdigest';
 export { type Batch, dataLossOf, type LaneDataLoss, type Sink } from './batch';
 export type { BlobStore } from './blob-store';
 export {
@@ -36,17 +46,33 @@ export {
   toTicketflowError,
 } from './errors';
 export {
+  type EventTimeOptions,
+  type EventTimeState,
+  type FinalWindow,
+  type TumblingWindow,
+  type TumblingWindowOptions,
+  tumblingWindow,
+} from './event-time';
+export {
   QuantileSketch,
   type QuantileSketchJSON,
   type QuantileSketchOptions,
+  type TrinoTDigestOptions,
 } from './internal/quantile-sketch';
 export { acquireLease, type Lease, type LeaseHolder, type LeaseOptions, type LeaseRecord } from './lease';
 export { type LineSourceOptions, type LineSourceRead, lineSource } from './line-source';
 export { localBlobStore } from './local-blob-store';
 export { memoryCheckpointStore } from './memory-checkpoint-store';
-export { type MicroBatchOptions, microBatch, type ReplayWindow, type WindowBatch } from './micro-batch';
+export {
+  type BatchEventTime,
+  type MicroBatchOptions,
+  microBatch,
+  type ReplayWindow,
+  type WindowBatch,
+} from './micro-batch';
 export { createPipeline, type Pipeline, type PipelineOptions, type WindowOptions } from './pipeline';
-export type { BatchDurations, BatchProgress, RunSummary } from './progress';
+export type { LaneLag, PipelineEvent, PipelineEventOf, SourceStatus } from './pipeline-events';
+export type { BatchDurations, BatchProgress, FinalWindowProgress, RunSummary } from './progress';
 export { isRejection, type RecordContext, Rejection, reject, type Step } from './rejection';
 export {
   type DurableStep,
@@ -66,5 +92,6 @@ export type {
   Source,
   SourceContext,
 } from './source';
+export { decodeState, encodeState, type SavedState, stateCodecOf } from './state-codec';
 export { composeSteps } from './steps';
 export { type FileAction, fileSystemError } from './storage-error';

@@ -1,4 +1,4 @@
-import type { BatchPlan, CheckpointState, CheckpointStore } from './checkpoint';
+import { type BatchPlan, type CheckpointState, type CheckpointStore, withEventTime } from './checkpoint';
 
 /**
  * A {@link CheckpointStore} in memory: batch ids start at 0 each time the program starts. For tests and
@@ -13,8 +13,14 @@ export function memoryCheckpointStore(): CheckpointStore & { readonly plans: rea
     async load(): Promise<CheckpointState> {
       const last = plans.at(-1);
       if (last === undefined) return { nextBatchId: 0, positions: {} };
-      if (committed.has(last.batchId)) return { nextBatchId: last.batchId + 1, positions: last.positions };
-      return { nextBatchId: last.batchId, positions: plans.at(-2)?.positions ?? {}, pending: last };
+      if (committed.has(last.batchId)) {
+        return withEventTime({ nextBatchId: last.batchId + 1, positions: last.positions }, last);
+      }
+      const previous = plans.at(-2);
+      return withEventTime(
+        { nextBatchId: last.batchId, positions: previous?.positions ?? {}, pending: last },
+        previous,
+      );
     },
     async begin(plan) {
       plans.push(plan);

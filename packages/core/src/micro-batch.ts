@@ -9,7 +9,11 @@ import type { Aggregator } from './aggregator';
 import type { DeadLetter } from './dead-letter';
 import { type Duration, toMilliseconds } from './duration';
 import { InvalidOptionError } from './errors';
-import { type RecordContext, Rejection, type Step } from './rejection';
+import type { EventTimeOptions, EventTimeState, FinalWindow } from './event-time';
+import { type DecodedEvent, type DecodedRecords, decodeRecords, REFUSED } from './internal/decode-records';
+import { EventTimeWindows, eventTimeSettings, type LanePartial } from './internal/event-time-windows';
+import { recover } from './internal/recovery';
+import type { Step } from './rejection';
 import type { DataGap, InputRange, OffsetRange, Positions, RecordChunk } from './source';
 
 /** A window to rebuild exactly: the recorded plan of a batch that was not committed before a crash. */
@@ -20,6 +24,11 @@ export interface ReplayWindow {
   readonly windowStart: number;
   /** The original window's closing time, ms since the epoch. */
   readonly windowEnd: number;
+  /**
+   * The event-time watermark recorded after the original batch (`null`: none yet); the replay uses it
+   * instead of computing one, so it finalizes the same windows. Absent without event-time windows.
+   */
+  readonly watermark?: number | null;
 }
 
 /** Options of {@link microBatch}. */
@@ -45,6 +54,28 @@ export interface MicroBatchOptions<R, T, Acc> {
   readonly replay?: ReplayWindow;
   /** Each emission closes the open window at once (when it holds records). */
   readonly flushRequests?: Observable<unknown>;
+  /** Event-time windows kept open across micro-batches (see {@link EventTimeOptions}). Default: none. */
+  readonly eventTime?: EventTimeOptions<T>;
+  /** The event-time state saved with the last committed batch, to resume from. Default: none. */
+  readonly eventTimeState?: EventTimeState;
+  /**
+   * Aborted when the run is asked to stop: the source's completion is then a stop, not the end of the
+   * input, and event-time windows stay open (saved for the next run). Default: every completion is
+   * the end of the input.
+   */
+  readonly stopped?: AbortSignal;
+}
+
+/** What a micro-batch decided about event time (present only with event-time windows). */
+export interface BatchEventTime {
+  /** The watermark after the batch, ms since the epoch; `null` before any record. */
+  readonly watermark: number | null;
+  /** Per window name, records of the batch too late for that window (their window was final already). */
+  readonly late: Readonly<Record<string, number>>;
+  /** Windows the batch made final, in declaration order then by start. */
+  readonly finalized: readonly FinalWindow[];
+  /** The event-time state after the batch, to save with it. */
+  readonly state: EventTimeState;
 }
 
 /** A closed window, as {@link microBatch} emits it. */
@@ -65,6 +96,10 @@ export interface WindowBatch<Acc> {
   readonly replay: boolean;
   /** Time spent decoding and folding this window's records, in ms. */
   readonly foldMs: number;
+  /** True for the last window of an input that ended (not stopped): every event-time window is final. */
+  readonly endOfInput: boolean;
+  /** Event-time decisions; absent without event-time windows. */
+  readonly eventTime?: BatchEventTime;
 }
 
 interface LaneFold<Acc> {
@@ -72,6 +107,7 @@ interface LaneFold<Acc> {
   from: number;
   to: number;
   gaps?: DataGap[];
+  partial?: LanePartial;
 }
 
 class OpenWindow<Acc> {
@@ -79,7 +115,15 @@ class OpenWindow<Acc> {
   records = 0;
   invalidRecords = 0;
   foldMs = 0;
-  constructor(public start: number) {}
+  /**
+   * @param start - when the window opened
+   * @param before - the event-time watermark after the previous batch: windows ending at or before it
+   *   are final, and their records late
+   */
+  constructor(
+    public start: number,
+    public before: number | null,
+  ) {}
   get size(): number {
     return this.records + this.invalidRecords;
   }
@@ -87,26 +131,24 @@ class OpenWindow<Acc> {
 
 const identity = <T>(value: T): T => value;
 
-/** The longest reason kept from an error thrown by `decode`, in UTF-16 code units. */
-const MAX_THROWN_REASON = 300;
-
-/** A one-line reason from whatever a decode step threw. */
-function thrownReason(error: unknown): string {
-  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  const line = message.replace(/[\r\n]+/g, ' ').trim();
-  return `decode threw ${line.length > MAX_THROWN_REASON ? `${line.slice(0, MAX_THROWN_REASON - 1)}…` : line}`;
-}
-
 /**
  * Cuts a stream of record chunks into processing-time micro-batches and folds every record into the
  * aggregator as it arrives: memory grows with the aggregator's keys, never with the records of a window.
  *
- * Windows end every `span` from subscription (as a processing-time trigger does); a window reaching
- * `maxRecords` closes early. A window in which nothing arrived emits nothing. When the source completes,
- * the open window is emitted, then the stream completes; if a replay is still incomplete then, nothing
- * more is emitted. Each lane is folded into its own accumulator
- * and the lanes are merged in name order when the window closes, so the result does not depend on how
- * the lanes were interleaved.
+ * Three stages: recovery (drops committed records, rebuilds an uncommitted batch first over exactly its
+ * recorded range), decoding (invalid records to `onRejected`), and the window operator. The micro-batch
+ * is the commit unit: its processing-time trigger ends it every `span` from subscription, and a batch
+ * reaching `maxRecords` (records read, valid or not) closes early. A window in which nothing arrived
+ * emits nothing. When the source completes, the open window is emitted, then the stream completes; if
+ * a replay is still incomplete then, nothing more is emitted. Each lane is folded into its own
+ * accumulator and the lanes are merged in name order when the window closes, so the result does not
+ * depend on how the lanes were interleaved.
+ *
+ * With `eventTime`, records are also assigned to tumbling event-time windows kept open across batches;
+ * each batch carries the watermark after it, its late records, the windows it made final and the state
+ * to save (see {@link EventTimeOptions}). A batch that reaches `maxRecords` exactly at the end of a chunk
+ * then closes when the next chunk arrives, the timer fires, or the input ends (so the last batch of an
+ * input can finalize every window).
  *
  * @example
  * ```ts
@@ -120,86 +162,133 @@ export function microBatch<R, T, Acc>(
   const span = toMilliseconds(options.span ?? '30s', 'span');
   const maxRecords = options.maxRecords ?? Number.POSITIVE_INFINITY;
   if (!(maxRecords >= 1)) throw new InvalidOptionError(`maxRecords must be at least 1, got ${maxRecords}`);
-  const aggregator = options.aggregator;
-  const decode = (options.decode ?? identity) as Step<R, T>;
-  const onRejected = options.onRejected;
+  const settings = options.eventTime ? eventTimeSettings(options.eventTime) : undefined;
   const scheduler = options.scheduler ?? asyncScheduler;
-  const skipBefore = options.skipBefore ?? {};
+  const recovery = recover<R>({
+    skipBefore: options.skipBefore ?? {},
+    ...(options.replay ? { replay: options.replay.range } : {}),
+  });
+  const decoding = decodeRecords<R, T>((options.decode ?? identity) as Step<R, T>, options.onRejected);
+  return (source) =>
+    source.pipe(
+      recovery,
+      decoding,
+      windowOperator<T, Acc>({
+        aggregator: options.aggregator,
+        span,
+        maxRecords,
+        scheduler,
+        ...(options.replay ? { replay: options.replay } : {}),
+        ...(options.flushRequests ? { flushRequests: options.flushRequests } : {}),
+        ...(options.stopped ? { stopped: options.stopped } : {}),
+        ...(settings
+          ? {
+              eventTime: () =>
+                new EventTimeWindows<T>(
+                  settings,
+                  options.eventTimeState,
+                  scheduler.now(),
+                  options.aggregator,
+                ),
+            }
+          : {}),
+      }),
+    );
+}
 
+interface WindowOperatorOptions<T, Acc> {
+  readonly aggregator: Aggregator<T, Acc, unknown>;
+  readonly span: number;
+  readonly maxRecords: number;
+  readonly scheduler: SchedulerLike;
+  readonly replay?: ReplayWindow;
+  readonly flushRequests?: Observable<unknown>;
+  readonly eventTime?: () => EventTimeWindows<T>;
+  readonly stopped?: AbortSignal;
+}
+
+/** The window operator: folds decoded runs into the open micro-batch (and event-time windows). */
+function windowOperator<T, Acc>(
+  options: WindowOperatorOptions<T, Acc>,
+): OperatorFunction<DecodedEvent<T>, WindowBatch<Acc>> {
+  const { aggregator, span, maxRecords, scheduler } = options;
   return (source) =>
     new Observable<WindowBatch<Acc>>((subscriber) => {
-      let current = new OpenWindow<Acc>(scheduler.now());
-      let replay: { plan: ReplayWindow; window: OpenWindow<Acc>; reached: Map<string, number> } | undefined =
-        options.replay && Object.keys(options.replay.range).length > 0
-          ? {
-              plan: options.replay,
-              window: new OpenWindow<Acc>(options.replay.windowStart),
-              reached: new Map(),
-            }
-          : undefined;
-      const context: { lane: string; offset: number } = { lane: '', offset: 0 };
+      const eventTime = options.eventTime?.();
+      const hasReplay = options.replay !== undefined && Object.keys(options.replay.range).length > 0;
+      const replayPlan = hasReplay ? options.replay : undefined;
+      // While a replay is pending, new records see the watermark the replayed batch recorded.
+      const beforeNew = (): number | null =>
+        replay !== undefined && replayPlan?.watermark !== undefined
+          ? replayPlan.watermark
+          : (eventTime?.watermark ?? null);
+      let replay: OpenWindow<Acc> | undefined = replayPlan
+        ? new OpenWindow<Acc>(replayPlan.windowStart, eventTime?.watermark ?? null)
+        : undefined;
+      let current = new OpenWindow<Acc>(scheduler.now(), beforeNew());
+      // A batch that reached maxRecords at the end of a chunk, with event time: closed by what comes next.
+      let full = false;
 
       const foldRange = (
         window: OpenWindow<Acc>,
-        chunk: RecordChunk<R>,
-        start: number,
-        end: number,
+        run: DecodedRecords<T>,
+        from: number,
+        to: number,
         gap?: DataGap,
-      ): void => {
-        if (start >= end) return;
+      ) => {
+        if (from >= to) return;
         const began = performance.now();
-        const { values, offsets, lane } = chunk;
+        const { values, offsets, lane, start } = run;
         let fold = window.lanes.get(lane);
         if (fold === undefined) {
-          fold = { acc: aggregator.init(), from: offsets[start] as number, to: -1 };
+          fold = { acc: aggregator.init(), from: offsets[from] as number, to: -1 };
+          if (eventTime) fold.partial = eventTime.partial();
           window.lanes.set(lane, fold);
         }
         // An accepted loss goes with the batch that holds the first record after it.
         if (gap !== undefined) fold.gaps = [...(fold.gaps ?? []), gap];
         let acc = fold.acc;
         let valid = 0;
-        context.lane = lane;
-        const rejected = chunk.rejected;
-        for (let i = start; i < end; i++) {
-          context.offset = offsets[i] as number;
-          let out: T | Rejection;
-          const refused = rejected === undefined ? undefined : rejected.get(i);
-          if (refused !== undefined) out = new Rejection(refused);
-          else {
-            try {
-              out = decode(values[i] as R, context as RecordContext);
-            } catch (error) {
-              // A throwing decode step (user code) refuses that record only; the stream goes on.
-              out = new Rejection(thrownReason(error));
-            }
-          }
-          if (out instanceof Rejection) {
-            window.invalidRecords += 1;
-            onRejected?.({ value: values[i] as R, reason: out.reason, lane, offset: context.offset });
-          } else {
-            acc = aggregator.add(acc, out);
-            valid += 1;
-          }
+        const partial = fold.partial;
+        const before = window.before;
+        for (let i = from; i < to; i++) {
+          const value = values[i - start] as T | typeof REFUSED;
+          if (value === REFUSED) continue;
+          // A record folded into an event-time window with the batch's own aggregator is in the batch too.
+          if (partial === undefined || !(eventTime as EventTimeWindows<T>).add(partial, value, before))
+            acc = aggregator.add(acc, value);
+          valid += 1;
         }
+        if (partial !== undefined && valid > 0) partial.seenAt = scheduler.now();
         fold.acc = acc;
-        fold.to = offsets[end - 1] as number;
+        fold.to = offsets[to - 1] as number;
         window.records += valid;
+        window.invalidRecords += to - from - valid;
         window.foldMs += performance.now() - began;
       };
 
-      const toBatch = (window: OpenWindow<Acc>, end: number, isReplay: boolean): WindowBatch<Acc> => {
+      const toBatch = (
+        window: OpenWindow<Acc>,
+        end: number,
+        isReplay: boolean,
+        endOfInput: boolean,
+      ): WindowBatch<Acc> => {
         const names = [...window.lanes.keys()].sort();
         const range: Record<string, OffsetRange> = {};
         let accumulator: Acc | undefined;
         for (const name of names) {
           const fold = window.lanes.get(name) as LaneFold<Acc>;
+          if (fold.partial !== undefined && eventTime !== undefined) {
+            for (const share of eventTime.batchShares(fold.partial))
+              fold.acc = aggregator.merge(fold.acc, share as Acc);
+          }
           range[name] =
             fold.gaps === undefined
               ? { from: fold.from, to: fold.to }
               : { from: fold.from, to: fold.to, gaps: fold.gaps };
           accumulator = accumulator === undefined ? fold.acc : aggregator.merge(accumulator, fold.acc);
         }
-        return {
+        const batch = {
           windowStart: window.start,
           windowEnd: end,
           accumulator: accumulator ?? aggregator.init(),
@@ -208,97 +297,105 @@ export function microBatch<R, T, Acc>(
           range,
           replay: isReplay,
           foldMs: window.foldMs,
+          endOfInput,
+        };
+        if (eventTime === undefined) return batch;
+        const closed = eventTime.close(
+          names.map(
+            (name) => [name, (window.lanes.get(name) as LaneFold<Acc>).partial as LanePartial] as const,
+          ),
+          scheduler.now(),
+          isReplay && replayPlan?.watermark !== undefined
+            ? { recorded: replayPlan.watermark, endOfInput }
+            : { endOfInput },
+        );
+        return {
+          ...batch,
+          eventTime: {
+            watermark: closed.watermark,
+            late: closed.late,
+            finalized: closed.finalized.map((f) => ({
+              name: f.window.name,
+              windowStart: new Date(f.start),
+              windowEnd: new Date(f.start + f.window.size),
+              records: f.records,
+              metrics: f.window.metrics.result(f.acc),
+            })),
+            state: closed.state,
+          },
         };
       };
 
-      const closeCurrent = (): void => {
+      /**
+       * Emits the open batch and opens the next. At the end of the input an empty batch is still
+       * emitted when event-time windows are open, so that they are made final in a transaction.
+       */
+      const closeCurrent = (endOfInput = false): void => {
+        full = false;
         const now = scheduler.now();
         const closing = current;
-        current = new OpenWindow<Acc>(now);
-        if (closing.size > 0) subscriber.next(toBatch(closing, now, false));
+        const emit = closing.size > 0 || (endOfInput && eventTime?.hasOpenWindows() === true);
+        if (emit) subscriber.next(toBatch(closing, now, false, endOfInput));
+        current = new OpenWindow<Acc>(now, beforeNew());
       };
 
       const finishReplay = (): void => {
-        if (replay === undefined) return;
-        const { plan, window } = replay;
+        if (replay === undefined || replayPlan === undefined) return;
+        const window = replay;
         replay = undefined;
-        subscriber.next(toBatch(window, plan.windowEnd, true));
+        subscriber.next(toBatch(window, replayPlan.windowEnd, true, false));
+        // New records read meanwhile saw the recorded watermark, which is now the current one.
       };
 
-      const replayComplete = (): boolean => {
-        if (replay === undefined) return false;
-        for (const [lane, { to }] of Object.entries(replay.plan.range)) {
-          if ((replay.reached.get(lane) ?? -1) < to) return false;
-        }
-        return true;
-      };
-
-      const foldNormal = (chunk: RecordChunk<R>, start: number, end: number, gap?: DataGap): void => {
-        let i = start;
-        while (i < end) {
+      const foldNew = (run: DecodedRecords<T>): void => {
+        if (full) closeCurrent();
+        let i = run.start;
+        let gap = run.gap;
+        while (i < run.end) {
           // While a replay is pending, windows stay open so batch ids keep their order.
           const room = replay === undefined ? maxRecords - current.size : Number.POSITIVE_INFINITY;
-          const stop = Math.min(end, i + room);
-          foldRange(current, chunk, i, stop, i === start ? gap : undefined);
+          const stop = Math.min(run.end, i + room);
+          foldRange(current, run, i, stop, gap);
+          gap = undefined;
           i = stop;
-          if (replay === undefined && current.size >= maxRecords) closeCurrent();
-        }
-      };
-
-      const onChunk = (chunk: RecordChunk<R>): void => {
-        const { offsets, lane } = chunk;
-        const length = chunk.values.length;
-        // The source says every offset of the lane below `position` is accounted for: a replay waiting
-        // for that lane (given to another group member, or resumed past its range) need not wait more.
-        if (chunk.position !== undefined && replay?.plan.range[lane] !== undefined) {
-          const seen = chunk.position - 1;
-          if (seen > (replay.reached.get(lane) ?? -1)) replay.reached.set(lane, seen);
-          if (replayComplete()) finishReplay();
-        }
-        let start = 0;
-        const floor = skipBefore[lane];
-        if (floor !== undefined) while (start < length && (offsets[start] as number) < floor) start++;
-        if (start >= length) return;
-        let gap = chunk.gap;
-        const replayRange = replay?.plan.range[lane];
-        if (replay !== undefined && replayRange !== undefined) {
-          let split = start;
-          while (split < length && (offsets[split] as number) <= replayRange.to) split++;
-          if (split > start) {
-            foldRange(replay.window, chunk, start, split, gap);
-            gap = undefined;
+          if (replay === undefined && current.size >= maxRecords) {
+            if (eventTime !== undefined && i === run.end) full = true;
+            else closeCurrent();
           }
-          // A lane seen past its range (its records were committed elsewhere) counts as reached too.
-          const last = offsets[length - 1] as number;
-          if (last > (replay.reached.get(lane) ?? -1)) replay.reached.set(lane, last);
-          if (replayComplete()) finishReplay();
-          start = split;
         }
-        foldNormal(chunk, start, length, gap);
       };
 
       let timer: Subscription | undefined;
+      let abandoned = false;
       const flushes = options.flushRequests?.subscribe(() => {
         if (replay === undefined) closeCurrent();
       });
       const subscription = source.subscribe({
-        next: (chunk) => {
+        next: (event) => {
           try {
-            onChunk(chunk);
+            if (event.kind === 'records') {
+              if (event.replay && replay !== undefined)
+                foldRange(replay, event, event.start, event.end, event.gap);
+              else foldNew(event);
+            } else if (event.kind === 'replay-complete') finishReplay();
+            else if (event.kind === 'replay-incomplete') {
+              // A replay cut short would commit a smaller batch and skip the rest of its range for good:
+              // emit nothing, so the next run replays it again, and nothing read after it either, so
+              // batch ids keep their order.
+              abandoned = true;
+            }
           } catch (error) {
             subscriber.error(error);
           }
         },
         error: (error) => subscriber.error(error),
         complete: () => {
-          if (replay !== undefined) {
-            // A replay cut short would commit a smaller batch and skip the rest of its range for good:
-            // emit nothing, so the next run replays it again, and nothing read after it either, so batch
-            // ids keep their order.
-            subscriber.complete();
+          try {
+            if (!abandoned) closeCurrent(options.stopped?.aborted !== true);
+          } catch (error) {
+            subscriber.error(error);
             return;
           }
-          closeCurrent();
           subscriber.complete();
         },
       });

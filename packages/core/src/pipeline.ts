@@ -3,6 +3,8 @@ import {
   concatMap,
   defer,
   distinctUntilChanged,
+  filter,
+  map,
   type Observable,
   type SchedulerLike,
   Subject,
@@ -14,13 +16,17 @@ import type { BatchPlan, CheckpointStore } from './checkpoint';
 import { type DeadLetterHandler, discardDeadLetters } from './dead-letter';
 import type { Duration } from './duration';
 import { type ErrorCode, InvalidOptionError, TicketflowError, toTicketflowError } from './errors';
+import type { EventTimeOptions } from './event-time';
+import { eventTimeSettings } from './internal/event-time-windows';
 import type { Lease } from './lease';
 import { memoryCheckpointStore } from './memory-checkpoint-store';
 import { microBatch, type WindowBatch } from './micro-batch';
+import type { PipelineEvent } from './pipeline-events';
 import type { BatchProgress, RunSummary } from './progress';
 import type { Step } from './rejection';
 import { type DurableStep, type RetryOptions, retryPolicy } from './retry';
-import type { Positions, Source, SourceContext } from './source';
+import type { Positions, RecordChunk, Source, SourceContext } from './source';
+import { stateCodecOf } from './state-codec';
 
 /** Window settings of a pipeline. */
 export interface WindowOptions {
@@ -64,11 +70,30 @@ export interface PipelineOptions<R, T, Acc, M> {
    * before it commits another batch. Default: none (nothing stops a second writer).
    */
   readonly lease?: Pick<Lease, 'assertHeld'>;
+  /**
+   * Event-time windows kept open across micro-batches and written once, final, in the transaction of
+   * the batch whose watermark passes their end (see {@link EventTimeOptions}); their state is saved
+   * with every batch plan, so a crash loses nothing and a replay finalizes the same windows with the
+   * same bytes. Each batch then carries `watermark`, `lateRecords` and the `windows` it made final.
+   * Throws `InvalidOptionError` at creation when a window's metrics (or a member of them) have no
+   * codec, naming it. Default: none.
+   */
+  readonly eventTime?: EventTimeOptions<T>;
 }
 
 /** A pipeline ready to run. */
 export interface Pipeline {
-  /** One event per committed batch. Completes when the run ends. */
+  /**
+   * Everything the running pipeline does, as one stream (see {@link PipelineEvent}): committed batches,
+   * final windows, records read, the source's status, retries, the stop. Hot: subscribe before
+   * {@link Pipeline.run}. Completes when the run ends.
+   */
+  readonly events$: Observable<PipelineEvent>;
+  /**
+   * One event per committed batch. Completes when the run ends.
+   *
+   * @deprecated Use {@link Pipeline.events$} and its `batch-committed` events.
+   */
   readonly progress$: Observable<BatchProgress>;
   /**
    * Reads the source until it completes or {@link Pipeline.stop} is called, committing each batch in
@@ -106,12 +131,27 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
   const checkpoint = options.checkpoint ?? memoryCheckpointStore();
   const deadLetters = (options.deadLetters ?? discardDeadLetters) as DeadLetterHandler<R>;
   const maxPending = options.maxPendingBatches ?? 2;
+  // Event-time windows are checked now, codecs included, rather than once the run has begun.
+  if (options.eventTime) {
+    for (const window of eventTimeSettings(options.eventTime).windows)
+      stateCodecOf(window.metrics, `the metrics of window "${window.name}"`);
+  }
   if (!(maxPending >= 1))
     throw new InvalidOptionError(`maxPendingBatches must be at least 1, got ${maxPending}`);
 
-  const progress$ = new Subject<BatchProgress>();
+  const events$ = new Subject<PipelineEvent>();
   const abort = new AbortController();
-  const retrying = retryPolicy(options.retry);
+  const retrying = retryPolicy({
+    ...options.retry,
+    onRetry: (retry) => {
+      options.retry?.onRetry?.(retry);
+      events$.next({ type: 'retrying', retry });
+    },
+    onRecovered: (recovery) => {
+      options.retry?.onRecovered?.(recovery);
+      events$.next({ type: 'recovered', recovery });
+    },
+  });
   /**
    * Runs one durable step under the lease and the retry policy; its failure names the step and batch
    * (`context`) before the storage's own one-line message, with `code` unless it has a more telling one.
@@ -201,6 +241,9 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
           windowEnd: window.windowEnd,
           range: window.range,
           positions: next,
+          ...(window.eventTime
+            ? { watermark: window.eventTime.watermark, eventTime: window.eventTime.state }
+            : {}),
         };
         const begun = plan;
         await durable(
@@ -230,6 +273,13 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
         range: plan.range,
         // A replay keeps the losses its plan recorded and adds any found while reading it again.
         dataLoss: window.replay ? dataLossOf(plan.range, window.range) : dataLossOf(plan.range),
+        ...(window.eventTime
+          ? {
+              watermark: window.eventTime.watermark === null ? null : new Date(window.eventTime.watermark),
+              lateRecords: window.eventTime.late,
+              windows: window.eventTime.finalized,
+            }
+          : {}),
       };
       await durable('write', plan.batchId, 'SINK_FAILED', `cannot write batch ${plan.batchId}`, () =>
         sink.write(batch),
@@ -251,7 +301,7 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
       summary.records += window.records;
       summary.invalidRecords += window.invalidRecords;
       summary.lastBatchId = plan.batchId;
-      progress$.next({
+      const progress: BatchProgress = {
         batchId: plan.batchId,
         windowStart: batch.windowStart,
         windowEnd: batch.windowEnd,
@@ -272,16 +322,42 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
         replayed: window.replay,
         lostRecords: (batch.dataLoss ?? []).reduce((sum, loss) => sum + loss.lost, 0),
         output: sink.describe(plan.batchId),
-      });
+        ...(batch.windows
+          ? {
+              watermark: batch.watermark ?? null,
+              lateRecords: batch.lateRecords ?? {},
+              windows: batch.windows.map((w) => ({
+                name: w.name,
+                windowStart: w.windowStart,
+                windowEnd: w.windowEnd,
+                records: w.records,
+                output: sink.describeWindow?.(w) ?? `${w.name} ${w.windowStart.toISOString()}`,
+              })),
+            }
+          : {}),
+      };
+      events$.next({ type: 'batch-committed', batch: progress });
+      for (const window of progress.windows ?? [])
+        events$.next({ type: 'window-finalized', batchId: plan.batchId, window });
     };
 
-    let chunks: Observable<never> | undefined;
+    let chunks: Observable<RecordChunk<R>> | undefined;
     try {
-      chunks = source.open(context) as Observable<never>;
+      chunks = source.open(context);
     } catch (error) {
       throw toTicketflowError(error, 'SOURCE_FAILED', `cannot open ${source.name}`);
     }
+    events$.next({ type: 'started', source: source.name, checkpoint: checkpoint.location });
+    const statuses = source.status$?.subscribe({
+      next: (status) => events$.next({ type: 'source-status', status }),
+      // A source whose status fails still runs; its failures surface on the records.
+      error: () => undefined,
+    });
     const batches = chunks.pipe(
+      tap((chunk) => {
+        if (chunk.values.length > 0)
+          events$.next({ type: 'records-read', lane: chunk.lane, records: chunk.values.length });
+      }),
       microBatch<R, T, Acc>({
         aggregator: metrics,
         ...(options.decode ? { decode: options.decode } : {}),
@@ -292,6 +368,9 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
         skipBefore: startAt,
         ...(pending ? { replay: pending } : {}),
         flushRequests,
+        stopped: abort.signal,
+        ...(options.eventTime ? { eventTime: options.eventTime } : {}),
+        ...(state.eventTime ? { eventTimeState: state.eventTime } : {}),
       }),
       tap(() => settle(1)),
       concatMap((window) =>
@@ -317,8 +396,9 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
     });
     for (const resolve of drainWaiters) resolve();
     drainWaiters = [];
+    statuses?.unsubscribe();
     const closing = await Promise.allSettled([deadLetters.close?.(), sink.close?.(), source.close?.()]);
-    progress$.complete();
+    events$.complete();
     if (failure !== undefined) {
       throw failure instanceof TicketflowError
         ? failure
@@ -341,9 +421,17 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
   }
 
   return {
-    progress$: progress$.asObservable(),
+    events$: events$.asObservable(),
+    progress$: events$.pipe(
+      filter((event) => event.type === 'batch-committed'),
+      map((event) => event.batch),
+    ),
     run,
-    stop: () => abort.abort(),
+    stop: () => {
+      if (abort.signal.aborted) return;
+      events$.next({ type: 'stopping' });
+      abort.abort();
+    },
   };
 }
 

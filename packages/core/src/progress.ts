@@ -47,6 +47,26 @@ export interface BatchProgress {
   readonly lostRecords?: number;
   /** Where the sink wrote it. */
   readonly output: string;
+  /** With event-time windows: the watermark after the batch; `null` before any record. */
+  readonly watermark?: Date | null;
+  /** With event-time windows: per window name, the batch's late records. */
+  readonly lateRecords?: Readonly<Record<string, number>>;
+  /** With event-time windows: those the batch made final, and where the sink wrote them. */
+  readonly windows?: readonly FinalWindowProgress[];
+}
+
+/** An event-time window a batch made final, as progress reports it. */
+export interface FinalWindowProgress {
+  /** The window's name, such as `'hourly'`. */
+  readonly name: string;
+  /** Its start (inclusive), UTC. */
+  readonly windowStart: Date;
+  /** Its end (exclusive), UTC. */
+  readonly windowEnd: Date;
+  /** Records it holds. */
+  readonly records: number;
+  /** Where the sink wrote it (see `Sink.describeWindow`); the window's name and start otherwise. */
+  readonly output: string;
 }
 
 /** The totals of a finished run. */

@@ -1,4 +1,5 @@
 import type { Observable } from 'rxjs';
+import type { SourceStatus } from './pipeline-events';
 
 /**
  * Records of one lane that were gone before they could be read (deleted by retention or `DeleteRecords`),
@@ -103,4 +104,9 @@ export interface Source<R> {
   acknowledge(range: InputRange, positions: Positions): Promise<void>;
   /** Releases connections and handles. Called once, after the last acknowledgement. */
   close?(): Promise<void>;
+  /**
+   * The source's connection and lag, as they change or periodically; the pipeline subscribes while it
+   * runs and passes each one on as a `source-status` event. Default: none.
+   */
+  readonly status$?: Observable<SourceStatus>;
 }

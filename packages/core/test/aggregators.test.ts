@@ -110,6 +110,20 @@ describe('aggregators', () => {
     ]);
   });
 
+  it('lists keys of both types in one order whatever order they came in: numbers, then strings', () => {
+    const agg = countBy((k: string | number) => k);
+    const order = (keys: (string | number)[]) => resultOf(agg, keys).map((r) => r.key);
+    for (const keys of [
+      [10, 9, '5', Number.NaN],
+      ['5', Number.NaN, 10, 9],
+      [9, '5', 10, Number.NaN],
+    ]) {
+      expect(order(keys)).toEqual([9, 10, Number.NaN, '5']);
+    }
+    const grouped = groupBy((k: string | number) => k, count());
+    expect(resultOf(grouped, ['b', 2, 'a', 10]).map((r) => r.key)).toEqual([2, 10, 'a', 'b']);
+  });
+
   it('gives null means, extremes and quantiles for an empty window, and zero counts', () => {
     expect(resultOf(spec, [])).toEqual({
       total: 0,

@@ -1,6 +1,7 @@
 import { from, Subject, VirtualTimeScheduler } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
+  type Aggregator,
   count,
   countBy,
   metrics,
@@ -18,18 +19,31 @@ function chunk(lane: string, first: number, values: number[]): RecordChunk<numbe
   return { lane, values, offsets: values.map((_, i) => first + i) };
 }
 
+type Played = Array<{ at: number; chunk: RecordChunk<number> }>;
+interface PlayOptions {
+  span?: number;
+  maxRecords?: number;
+  endAt: number;
+}
+
 /** Feeds chunks at virtual times and collects the batches. */
-function play(
-  events: Array<{ at: number; chunk: RecordChunk<number> }>,
-  options: { span?: number; maxRecords?: number; endAt: number },
-): Array<WindowBatch<Acc>> {
+function play(events: Played, options: PlayOptions): Array<WindowBatch<Acc>> {
+  return playWith(spec, events, options);
+}
+
+/** {@link play} with another aggregator. */
+function playWith<A>(
+  aggregator: Aggregator<number, A, unknown>,
+  events: Played,
+  options: PlayOptions,
+): Array<WindowBatch<A>> {
   const scheduler = new VirtualTimeScheduler();
   const input = new Subject<RecordChunk<number>>();
-  const out: Array<WindowBatch<Acc>> = [];
+  const out: Array<WindowBatch<A>> = [];
   input
     .pipe(
       microBatch({
-        aggregator: spec,
+        aggregator,
         span: options.span ?? 30_000,
         scheduler,
         ...(options.maxRecords ? { maxRecords: options.maxRecords } : {}),
@@ -106,15 +120,58 @@ describe('microBatch', () => {
     expect(batches[0]?.range).toEqual({ a: { from: 0, to: 0 }, b: { from: 10, to: 12 } });
   });
 
-  it('gives the same result however the lanes are interleaved', () => {
+  it('folds each lane on its own and merges the lanes in ascending name order, however they interleave', () => {
+    // An order-sensitive aggregator: its result is the sequence of folded values, with each merge
+    // spelled out, so merging in arrival order, in reverse or with the operands swapped shows.
+    const trace: Aggregator<number, string, string> = {
+      init: () => '',
+      add: (acc, n) => (acc === '' ? String(n) : `${acc},${n}`),
+      merge: (a, b) => `(${a})+(${b})`,
+      result: (acc) => acc,
+    };
     const a = [chunk('a', 0, [1, 2]), chunk('a', 2, [3])];
-    const b = [chunk('b', 0, [9]), chunk('b', 1, [8, 7])];
+    const b = [chunk('b', 0, [10]), chunk('b', 1, [20, 30])];
+    const c = [chunk('c', 0, [100]), chunk('c', 1, [200])];
     const run = (order: RecordChunk<number>[]) =>
-      play(
-        order.map((c, i) => ({ at: i, chunk: c })),
+      playWith(
+        trace,
+        order.map((ch, i) => ({ at: i, chunk: ch })),
         { endAt: 100 },
-      ).map((batch) => JSON.stringify(spec.result(batch.accumulator)));
-    expect(run([...a, ...b])).toEqual(run([b[0]!, a[0]!, b[1]!, a[1]!]));
+      ).map((batch) => [trace.result(batch.accumulator), Object.keys(batch.range)]);
+    const merged = [['((1,2,3)+(10,20,30))+(100,200)', ['a', 'b', 'c']]];
+    // Lanes arriving in name order, in reverse name order, and interleaved with c first and a last.
+    expect(run([...a, ...b, ...c])).toEqual(merged);
+    expect(run([...c, ...b, ...a])).toEqual(merged);
+    expect(run([c[0]!, b[0]!, a[0]!, c[1]!, a[1]!, b[1]!])).toEqual(merged);
+    expect(run([b[0]!, c[0]!, b[1]!, a[0]!, c[1]!, a[1]!])).toEqual(merged);
+  });
+
+  it('merges the lanes in name order in every window a chunk or the clock closes', () => {
+    const list: Aggregator<number, number[], number[]> = {
+      init: () => [],
+      add: (acc, n) => [...acc, n],
+      merge: (x, y) => [...x, ...y],
+      result: (acc) => acc,
+    };
+    const batches = playWith(
+      list,
+      [
+        { at: 1, chunk: chunk('z', 0, [1, 2, 3]) },
+        { at: 2, chunk: chunk('m', 0, [4]) },
+        { at: 3, chunk: chunk('a', 0, [5, 6]) },
+        { at: 15, chunk: chunk('m', 1, [7]) },
+        { at: 16, chunk: chunk('z', 3, [8]) },
+      ],
+      { span: 10, maxRecords: 5, endAt: 20 },
+    );
+    expect(
+      batches.map((batch) => [batch.windowStart, batch.windowEnd, list.result(batch.accumulator)]),
+    ).toEqual([
+      // maxRecords closes the first window at 5 records, inside the chunk of lane a.
+      [0, 3, [5, 4, 1, 2, 3]],
+      [3, 10, [6]],
+      [10, 20, [7, 8]],
+    ]);
   });
 
   it('counts rejected records and reports them without stopping the stream', () => {

@@ -1,12 +1,16 @@
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { VirtualTimeScheduler } from 'rxjs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type Batch,
   blobCheckpointStore,
+  type CheckpointStore,
   count,
   createPipeline,
+  type DeadLetter,
+  type DeadLetterHandler,
   localBlobStore,
   memoryCheckpointStore,
   metrics,
@@ -73,9 +77,98 @@ describe('createPipeline', () => {
       [0, 3, 2, 1],
       [1, 1, 1, 0],
     ]);
-    expect(progress[0]?.inputRecordsPerSecond).toBeCloseTo(3 / 30, 9);
-    expect(progress[0]?.processedRecordsPerSecond).toBeGreaterThan(0);
+    // 3 records over a 30 s window of virtual time; processed per second of the batch's own work.
+    expect(progress[0]?.inputRecordsPerSecond).toBe(3 / 30);
+    const busyMs = progress[0]?.durationMs.total as number;
+    expect(busyMs).toBeGreaterThan(0);
+    expect(progress[0]?.processedRecordsPerSecond).toBe((3 * 1000) / busyMs);
     expect(progress[0]?.output).toBe('memory:0');
+  });
+
+  it('makes the dead letters durable after recording a batch and before writing and committing it', async () => {
+    const calls: string[] = [];
+    const checkpoint = memoryCheckpointStore();
+    const recording: CheckpointStore = {
+      location: checkpoint.location,
+      load: () => checkpoint.load(),
+      begin: async (plan) => {
+        calls.push(`begin:${plan.batchId}`);
+        await checkpoint.begin(plan);
+      },
+      commit: async (plan) => {
+        calls.push(`commit:${plan.batchId}`);
+        await checkpoint.commit(plan);
+      },
+    };
+    const source = memorySource([{ values: ['1', 'x', '2', 'y'] }, { values: ['3', 'z'] }]);
+    await createPipeline({
+      source: {
+        ...source,
+        open: source.open,
+        acknowledge: async (range, positions) => {
+          calls.push(`ack:${JSON.stringify(range)}`);
+          await source.acknowledge(range, positions);
+        },
+      },
+      decode,
+      metrics: spec,
+      window: { maxRecords: 4 },
+      checkpoint: recording,
+      deadLetters: {
+        write: (letter) => calls.push(`letter:${letter.offset}`),
+        flush: async () => {
+          calls.push('flush');
+        },
+      },
+      sink: {
+        write: async (batch: Batch<unknown>) => {
+          calls.push(`write:${batch.batchId}`);
+        },
+        describe: (id) => `memory:${id}`,
+      },
+    }).run();
+    expect(calls).toEqual([
+      // The source hands every chunk over at once: all refused records are written as they are read.
+      'letter:1',
+      'letter:3',
+      'letter:5',
+      'begin:0',
+      'flush',
+      'write:0',
+      'commit:0',
+      'ack:{"memory":{"from":0,"to":3}}',
+      'begin:1',
+      'flush',
+      'write:1',
+      'commit:1',
+      'ack:{"memory":{"from":4,"to":5}}',
+    ]);
+  });
+
+  it('has the dead letters of a batch durable when its sink write fails and the run dies', async () => {
+    // Letters written are only buffered; only a flush makes them durable. No `close`: a crash flushes nothing.
+    const buffered: DeadLetter<string>[] = [];
+    const durable: DeadLetter<string>[] = [];
+    const deadLetters: DeadLetterHandler<string> = {
+      write: (letter) => buffered.push(letter),
+      flush: async () => {
+        durable.push(...buffered.splice(0));
+      },
+    };
+    const checkpoint = memoryCheckpointStore();
+    const run = createPipeline({
+      source: memorySource([{ values: ['1', 'oops', '2'] }]),
+      decode,
+      metrics: spec,
+      sink: memorySink<unknown>({ failOn: new Set([0]) }),
+      checkpoint,
+      deadLetters,
+    }).run();
+    await expect(run).rejects.toMatchObject({ code: 'SINK_FAILED' });
+    expect(durable.map((l) => [l.offset, l.reason])).toEqual([[1, 'not an integer: oops']]);
+    expect(buffered).toEqual([]);
+    // The batch stays pending (recorded, never committed): its letters are written again on replay.
+    expect((await checkpoint.load()).pending?.batchId).toBe(0);
   });
 
   it('sends invalid records to the dead-letter handler with their reason and position', async () => {
@@ -182,6 +275,45 @@ describe('createPipeline', () => {
       checkpoint,
     }).run();
     expect(whole.batches.map((b) => [b.batchId, b.metrics])).toEqual([[0, { total: 4, sum: 10 }]]);
+  });
+
+  it('closes the open window at the moment it is stopped: exact window bounds on virtual time', async () => {
+    const scheduler = new VirtualTimeScheduler();
+    const source = memorySource(
+      [
+        { at: 200, values: ['1'] },
+        { at: 1_500, values: ['2', '3'] },
+        { at: 2_100, values: ['4'] },
+        // After the stop: never read.
+        { at: 2_900, values: ['5'] },
+      ],
+      { scheduler },
+    );
+    const sink = memorySink<unknown>();
+    const pipeline = createPipeline({
+      source: {
+        ...source,
+        open: (context) => {
+          const chunks = source.open(context);
+          queueMicrotask(() => scheduler.flush());
+          return chunks;
+        },
+      },
+      decode,
+      metrics: spec,
+      sink,
+      scheduler,
+      window: { span: '1s' },
+    });
+    // As SIGTERM does in the CLI, 300 ms into the third window.
+    scheduler.schedule(() => pipeline.stop(), 2_300);
+    const summary = await pipeline.run();
+    expect(sink.batches.map((b) => [b.windowStart.getTime(), b.windowEnd.getTime(), b.metrics])).toEqual([
+      [0, 1_000, { total: 1, sum: 1 }],
+      [1_000, 2_000, { total: 2, sum: 5 }],
+      [2_000, 2_300, { total: 1, sum: 4 }],
+    ]);
+    expect(summary).toEqual({ batches: 3, records: 4, invalidRecords: 0, lastBatchId: 2 });
   });
 
   it('writes the last open batch and resolves when stopped', async () => {

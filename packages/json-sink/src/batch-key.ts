@@ -56,3 +56,38 @@ export function batchKey(batchId: number, windowStart: Date, options: BatchKeyOp
       );
   }
 }
+
+/** The bounds and name of an event-time window, as {@link windowKey} needs them. */
+export interface WindowKeyInput {
+  /** The window's name, such as `'hourly'`. */
+  readonly name: string;
+  /** Its start (inclusive), UTC. */
+  readonly windowStart: Date;
+  /** Its end (exclusive), UTC. */
+  readonly windowEnd: Date;
+}
+
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+
+/**
+ * The key of an event-time window's file under the output location, Hive-partitioned by the UTC start
+ * of the window: `<name>/dt=YYYY-MM-DD/metrics.json` for windows of a day or longer,
+ * `<name>/dt=YYYY-MM-DD/hour=HH/metrics.json` for an hour or longer, and
+ * `<name>/dt=YYYY-MM-DD/hour=HH/minute=MM/metrics.json` below that; `.json.gz` with `gzip`.
+ *
+ * @example
+ * ```ts
+ * windowKey({ name: 'hourly', windowStart: new Date('2026-03-01T10:00:00Z'), windowEnd: new Date('2026-03-01T11:00:00Z') })
+ * // 'hourly/dt=2026-03-01/hour=10/metrics.json'
+ * ```
+ */
+export function windowKey(window: WindowKeyInput, options: { readonly gzip?: boolean } = {}): string {
+  const iso = window.windowStart.toISOString();
+  const size = window.windowEnd.getTime() - window.windowStart.getTime();
+  const file = options.gzip ? 'metrics.json.gz' : 'metrics.json';
+  const dt = `${window.name}/dt=${iso.slice(0, 10)}/`;
+  if (size >= DAY_MS) return `${dt}${file}`;
+  if (size >= HOUR_MS) return `${dt}hour=${iso.slice(11, 13)}/${file}`;
+  return `${dt}hour=${iso.slice(11, 13)}/minute=${iso.slice(14, 16)}/${file}`;
+}

@@ -6,10 +6,12 @@ export {
   type BatchLayout,
   batchFileName,
   batchKey,
+  type WindowKeyInput,
+  windowKey,
 } from './batch-key';
 export { type BlobDeadLetterOptions, blobDeadLetters } from './blob-dead-letters';
 export { deadLetterFile } from './dead-letter-file';
-export { defaultBatchFormat, type JsonSinkOptions, jsonSink } from './json-sink';
+export { defaultBatchFormat, defaultWindowFormat, type JsonSinkOptions, jsonSink } from './json-sink';
 
 // The S3 store moved to @ticketflow/s3-store, since the checkpoint, the lease and dead letters use it
 // too. Its names stay here, the same functions and types, so that existing imports keep working.

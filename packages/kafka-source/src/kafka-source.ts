@@ -8,7 +8,7 @@ import {
   type SourceContext,
   TicketflowError,
 } from '@ticketflow/core';
-import { Observable } from 'rxjs';
+import { distinctUntilChanged, map, Observable, timer } from 'rxjs';
 import { call, connectClient, kafkaModule } from './client';
 import { type KafkaConnectionOptions, librdkafkaConfig } from './connection';
 import { dedupeEvents } from './dedupe-events';
@@ -73,6 +73,8 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions {
    * (and the group rebalanced) within about this time. Default 10 000 (librdkafka's own is 5 minutes).
    */
   readonly metadataRefreshMs?: number;
+  /** How often `status$` samples the connection and the lag, in ms. Default 1000. */
+  readonly statusIntervalMs?: number;
   /** Receives connection, rebalance and position events. Default: ignored. */
   readonly onEvent?: (event: KafkaSourceEvent) => void;
 }
@@ -218,6 +220,13 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       return out.sort((a, b) => a.partition - b.partition);
     },
     connected: () => isConnected,
+    status$: timer(0, options.statusIntervalMs ?? 1000).pipe(
+      map(() => ({
+        connected: isConnected,
+        lag: source.lag().map(({ partition, lag }) => ({ lane: laneOf(topic, partition), lag })),
+      })),
+      distinctUntilChanged((a, b) => JSON.stringify(a) === JSON.stringify(b)),
+    ),
     open(context: SourceContext) {
       return new Observable<RecordChunk<KafkaRecord>>((subscriber) => {
         const Kafka = kafkaModule();

@@ -21,7 +21,15 @@ import type { Logger } from '../logger';
 import { type Operations, type OperationsSettings, startOperations } from '../ops/operations';
 import { createFolder, defaultDeadLetterPath, openOutput } from '../output';
 import type { Shutdown } from '../shutdown';
-import { formatTicketBatch, type TicketMetrics, ticketDecoder, ticketMetrics } from '../ticket-metrics';
+import {
+  formatTicketBatch,
+  formatTicketRollup,
+  type Rollup,
+  type TicketMetrics,
+  ticketDecoder,
+  ticketMetrics,
+  ticketRollups,
+} from '../ticket-metrics';
 
 /** Settings shared by every command that processes tickets. */
 export interface ProcessorSettings extends OperationsSettings {
@@ -39,6 +47,12 @@ export interface ProcessorSettings extends OperationsSettings {
    * same output is refused until then; after a crash, a restart waits up to this long. Default 30000.
    */
   readonly leaseTtl?: number | undefined;
+  /** Event-time rollups to write (`--rollups hour,day`); none when empty or absent. */
+  readonly rollups?: readonly Rollup[] | undefined;
+  /** How far the watermark trails the latest `created_at`, in ms (`--allowed-lateness`). Default 10 min. */
+  readonly allowedLateness?: number | undefined;
+  /** A partition idle this long stops holding the watermark back, in ms (`--idle-timeout`). Default 1 min. */
+  readonly idleTimeout?: number | undefined;
 }
 
 /**
@@ -60,10 +74,6 @@ export interface ProcessorCommonParts {
   readonly logger: Logger;
   /** The process's stop request: once aborted, the open batch is written and the processor resolves. */
   readonly shutdown: Shutdown;
-  /** Consumer lag per partition, when the source is Kafka. */
-  readonly lag?: () => ReadonlyArray<{ readonly partition: number; readonly lag: number }>;
-  /** Whether the source reaches its brokers, when the source is Kafka: `/healthz` answers 503 when not. */
-  readonly connected?: () => boolean;
 }
 
 /**
@@ -74,12 +84,7 @@ export interface ProcessorCommonParts {
 export async function runProcessor<R>(settings: ProcessorSettings, parts: ProcessorParts<R>): Promise<void> {
   // Key-named secrets (saslPassword) are redacted by the logger; nothing else in the settings is secret.
   parts.logger.debug('settings', { ...settings });
-  const ops = await startOperations(settings, {
-    logger: parts.logger,
-    sourceName: parts.source.name,
-    ...(parts.lag ? { lag: parts.lag } : {}),
-    ...(parts.connected ? { connected: parts.connected } : {}),
-  });
+  const ops = await startOperations(settings, { logger: parts.logger, sourceName: parts.source.name });
   try {
     await processTickets(settings, parts, ops);
   } catch (error) {
@@ -92,7 +97,7 @@ export async function runProcessor<R>(settings: ProcessorSettings, parts: Proces
 
 async function processTickets<R>(settings: ProcessorSettings, parts: ProcessorParts<R>, ops: Operations) {
   const { logger } = parts;
-  const source = ops.watchSource(parts.source);
+  const { source } = parts;
   const onRetry = (e: S3RetryEvent) => {
     ops.outputRetrying(`S3 ${e.operation} failed (${e.reason})`);
     logger.warn(
@@ -143,6 +148,10 @@ async function processTickets<R>(settings: ProcessorSettings, parts: ProcessorPa
         : deadLetterFile(
             settings.deadLetters ?? defaultDeadLetterPath(output, '_dead_letters.jsonl'),
           )) as DeadLetterHandler<unknown> as DeadLetterHandler<R>);
+  const eventTime = ticketRollups(settings.rollups ?? [], {
+    allowedLateness: settings.allowedLateness ?? 600_000,
+    idleTimeout: settings.idleTimeout ?? 60_000,
+  });
   const pipeline = createPipeline({
     source,
     decode: parts.decode ?? (ticketDecoder() as Step<unknown, EnrichedTicket> as Step<R, EnrichedTicket>),
@@ -151,6 +160,7 @@ async function processTickets<R>(settings: ProcessorSettings, parts: ProcessorPa
       jsonSink<TicketMetrics>({
         store: output.store,
         format: formatTicketBatch,
+        windowFormat: formatTicketRollup,
         layout: settings.layout ?? 'flat',
         gzip: settings.gzip ?? false,
       }),
@@ -160,18 +170,30 @@ async function processTickets<R>(settings: ProcessorSettings, parts: ProcessorPa
     window: { span: settings.window, ...(settings.maxRecords ? { maxRecords: settings.maxRecords } : {}) },
     retry: ops.retryOptions(),
     lease: { assertHeld: async () => void (await Promise.all(leases.map((l) => l.assertHeld()))) },
+    ...(eventTime ? { eventTime } : {}),
   });
-  pipeline.progress$.subscribe((p) => {
-    ops.batchCommitted(p);
-    logger.info(`[✓] JSON metrics written → ${p.output}`, {
-      batch: p.batchId,
-      tickets: p.records,
-      invalid: p.invalidRecords,
-      inputPerSecond: Math.round(p.inputRecordsPerSecond),
-      processedPerSecond: Math.round(p.processedRecordsPerSecond),
-      durationMs: Math.round(p.durationMs.total),
-      ...(p.replayed ? { replayed: true } : {}),
-    });
+  ops.observe(pipeline.events$);
+  pipeline.events$.subscribe((event) => {
+    if (event.type === 'batch-committed') {
+      const p = event.batch;
+      logger.info(`[✓] JSON metrics written → ${p.output}`, {
+        batch: p.batchId,
+        tickets: p.records,
+        invalid: p.invalidRecords,
+        inputPerSecond: Math.round(p.inputRecordsPerSecond),
+        processedPerSecond: Math.round(p.processedRecordsPerSecond),
+        durationMs: Math.round(p.durationMs.total),
+        ...(p.replayed ? { replayed: true } : {}),
+        ...(p.lateRecords ? { late: Object.values(p.lateRecords)[0] ?? 0 } : {}),
+        ...(p.watermark !== undefined ? { watermark: p.watermark?.toISOString() ?? null } : {}),
+      });
+    } else if (event.type === 'window-finalized') {
+      const w = event.window;
+      logger.info(`[✓] ${w.name} rollup ${w.windowStart.toISOString()} written, final → ${w.output}`, {
+        batch: event.batchId,
+        tickets: w.records,
+      });
+    }
   });
 
   const { shutdown } = parts;
@@ -179,7 +201,6 @@ async function processTickets<R>(settings: ProcessorSettings, parts: ProcessorPa
     logger.warn(`second ${signal}: exiting without writing the open batch`);
   const onStop = () => {
     logger.info(`${shutdown.received ?? 'stop'} received: writing the open batch, then exiting`);
-    ops.stopping();
     pipeline.stop();
   };
   logger.info(`processing ${source.name} → ${output.store.describe('')}`, {

@@ -1,12 +1,16 @@
 /**
  * Synthetic support tickets for the producer, the embedded pipeline, tests and benchmarks.
  *
- * Output is deterministic for a seed (and a fixed `now`). Faker supplies the text: a pool of request
- * sentences is drawn from a private, seeded Faker instance when the generator starts, and each ticket
- * picks from it. Everything drawn per ticket (identifiers, times, weights) comes from a small seeded
- * pseudo-random generator, because Faker's own calls cost up to microseconds each (`faker.string.uuid()`
- * alone takes a few), which would cap generation far below the rate the benchmarks need. Lines are
- * serialized by hand from pre-serialized parts rather than with `JSON.stringify`, for the same reason.
+ * Output is deterministic for a seed (and a fixed `now`). Two models date the tickets (`created_at`):
+ * by default, uniformly over the 48 hours before `now()` (a file of tickets spread over many hours, as
+ * `generate` and `produce` write); with {@link GenerateOptions.arrivals}, the way a live ticket system
+ * delivers them (see {@link ArrivalOptions}: mostly seconds old, some minutes late, a few hours late), as
+ * the embedded pipeline (`run`) makes them. Faker supplies the text: a pool of request sentences is
+ * drawn from a private, seeded Faker instance when the generator starts, and each ticket picks from it.
+ * Everything drawn per ticket (identifiers, times, weights) comes from a small seeded pseudo-random
+ * generator, because Faker's own calls cost up to microseconds each (`faker.string.uuid()` alone takes
+ * a few), which would cap generation far below the rate the benchmarks need. Lines are serialized by
+ * hand from pre-serialized parts rather than with `JSON.stringify`, for the same reason.
  *
  * @module
  */
@@ -26,26 +30,73 @@ export interface GenerateOptions {
   readonly badFraction?: number;
   /** The clock `created_at` values are relative to, in epoch milliseconds; read once per ticket. */
   readonly now?: () => number;
-  /** How far back from `now()` a ticket's `created_at` may lie, in milliseconds. Default 48 hours. */
+  /**
+   * How far back from `now()` a ticket's `created_at` may lie, in milliseconds: `created_at` is drawn
+   * uniformly from that span. Default 48 hours. Not used with {@link GenerateOptions.arrivals}.
+   */
   readonly createdAtSpreadMs?: number;
+  /**
+   * Dates tickets as a live stream delivers them instead of spreading them over `createdAtSpreadMs`:
+   * most a few seconds before `now()`, some minutes late, a few hours late (see {@link ArrivalOptions}).
+   * Default: off, the uniform spread.
+   */
+  readonly arrivals?: ArrivalOptions;
   /** How many distinct request sentences to draw from Faker up front. Default 256. */
   readonly sentencePoolSize?: number;
 }
 
-const DEFAULT_SPREAD_MS = 48 * 3_600_000;
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DEFAULT_SPREAD_MS = 48 * HOUR;
+
+/** Default share of tickets that arrive minutes late (see {@link ArrivalOptions}). */
+export const DEFAULT_LATE_FRACTION = 0.05;
+/** Default share of tickets that arrive hours late (see {@link ArrivalOptions}). */
+export const DEFAULT_VERY_LATE_FRACTION = 0.005;
+
+/**
+ * When tickets are created relative to when they reach the pipeline: the arrival model of the embedded
+ * pipeline (`run`). Each ticket's `created_at` is `now()` minus a delay drawn independently per ticket:
+ *
+ * | share | arrival | delay before `now()` |
+ * | --- | --- | --- |
+ * | the rest (94.5 % by default) | on time | exponential, mean 3 s (median about 2 s, 95 % under 9 s), at most 1 min |
+ * | `lateFraction` (5 % by default) | minutes late | uniform from 1 to 30 min |
+ * | `veryLateFraction` (0.5 % by default) | hours late | uniform from 1 to 6 h |
+ *
+ * With event-time rollups and the default allowed lateness of 10 minutes, the on-time tickets and most
+ * minutes-late ones land in their hour's rollup, minutes-late tickets created near the end of an hour and
+ * arriving after that hour closed count as late (about one in nine of them), and hours-late tickets
+ * always count as late. The first micro-batch has nothing to be late against: its hours-late tickets
+ * open past hours, which close as soon as that batch is written.
+ */
+export interface ArrivalOptions {
+  /** Share of tickets, from 0 to 1, created 1 to 30 minutes before they arrive. Default 0.05. */
+  readonly lateFraction?: number;
+  /** Share of tickets, from 0 to 1, created 1 to 6 hours before they arrive. Default 0.005. */
+  readonly veryLateFraction?: number;
+}
+
+const ON_TIME_MEAN_MS = 3 * SECOND;
+const ON_TIME_MAX_MS = MINUTE;
+const LATE_MIN_MS = MINUTE;
+const LATE_MAX_MS = 30 * MINUTE;
+const VERY_LATE_MIN_MS = HOUR;
+const VERY_LATE_MAX_MS = 6 * HOUR;
 
 /**
  * Yields tickets forever, one JSON text (a Kafka message value or a JSON Lines line, without the newline)
  * per step; the caller decides how many to take.
  *
  * Valid tickets have a UUID `ticket_id`, a `client_id` that is mostly an integer from 1 to 100000 and
- * sometimes a string like `C-12345`, a `created_at` within `createdAtSpreadMs` before `now()` written with
- * assorted offsets (`Z`, `+02:00`, `-05:30`, ...) and precisions, a sentence as `request` (some with
- * non-ASCII text), and `request_type` and `priority` drawn with realistic weights, a few of them in odd
- * but valid spellings (`' High'`, `'BILLING'`).
+ * sometimes a string like `C-12345`, a `created_at` within `createdAtSpreadMs` before `now()` (or as
+ * {@link GenerateOptions.arrivals} says) written with assorted offsets (`Z`, `+02:00`, `-05:30`, ...)
+ * and precisions, a sentence as `request` (some with non-ASCII text), and `request_type` and `priority`
+ * drawn with realistic weights, a few of them in odd but valid spellings (`' High'`, `'BILLING'`).
  *
- * @throws RangeError when `badFraction` is outside 0..1, `createdAtSpreadMs` is negative or
- *   `sentencePoolSize` is below 1.
+ * @throws RangeError when `badFraction` is outside 0..1, `createdAtSpreadMs` is negative,
+ *   `sentencePoolSize` is below 1, or an arrival fraction is outside 0..1 or both add up to more than 1.
  *
  * @example
  * ```ts
@@ -68,6 +119,7 @@ export function* generateTickets(options: GenerateOptions = {}): Generator<strin
   if (!(Number.isInteger(poolSize) && poolSize >= 1)) {
     throw new RangeError(`sentencePoolSize must be an integer >= 1, got ${poolSize}`);
   }
+  const createdAt = options.arrivals ? arrivalClock(options.arrivals, now) : spreadClock(spreadMs, now);
 
   const faker = new Faker({ locale: [en, base] });
   faker.seed(seed);
@@ -78,11 +130,43 @@ export function* generateTickets(options: GenerateOptions = {}): Generator<strin
 
   for (;;) {
     const requestIndex = random.below(sentences.length);
-    const ticket = validTicket(random, sentences[requestIndex]!, now(), spreadMs);
+    const ticket = validTicket(random, sentences[requestIndex]!, createdAt);
     yield badFraction > 0 && random.next() < badFraction
       ? spoil(ticket, random)
       : serialize(ticket, sentencesJson[requestIndex]!);
   }
+}
+
+/** Draws a ticket's `created_at`, in epoch milliseconds, reading the clock once. */
+type CreatedAt = (random: Random) => number;
+
+/** `created_at` uniformly within `spreadMs` before `now()`. */
+function spreadClock(spreadMs: number, now: () => number): CreatedAt {
+  return (random) => Math.floor(now() - random.next() * spreadMs);
+}
+
+/** `created_at` as {@link ArrivalOptions} describes; two draws per ticket, whatever its kind. */
+function arrivalClock(arrivals: ArrivalOptions, now: () => number): CreatedAt {
+  const late = arrivals.lateFraction ?? DEFAULT_LATE_FRACTION;
+  const veryLate = arrivals.veryLateFraction ?? DEFAULT_VERY_LATE_FRACTION;
+  if (!(late >= 0 && late <= 1)) throw new RangeError(`lateFraction must be within 0..1, got ${late}`);
+  if (!(veryLate >= 0 && veryLate <= 1)) {
+    throw new RangeError(`veryLateFraction must be within 0..1, got ${veryLate}`);
+  }
+  if (late + veryLate > 1) {
+    throw new RangeError(
+      `lateFraction and veryLateFraction must add up to at most 1, got ${late} and ${veryLate}`,
+    );
+  }
+  return (random) => {
+    const kind = random.next();
+    const u = random.next();
+    let delay: number;
+    if (kind < veryLate) delay = VERY_LATE_MIN_MS + u * (VERY_LATE_MAX_MS - VERY_LATE_MIN_MS);
+    else if (kind < veryLate + late) delay = LATE_MIN_MS + u * (LATE_MAX_MS - LATE_MIN_MS);
+    else delay = Math.min(-Math.log(1 - u) * ON_TIME_MEAN_MS, ON_TIME_MAX_MS);
+    return Math.floor(now() - delay);
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -206,7 +290,7 @@ function uuid(random: Random): string {
   );
 }
 
-function validTicket(random: Random, request: string, nowMs: number, spreadMs: number): RawTicket {
+function validTicket(random: Random, request: string, createdAt: CreatedAt): RawTicket {
   const clientRoll = random.next();
   const client_id: string | number =
     clientRoll < 0.85 ? 1 + random.below(100_000) : `C-${String(random.below(100_000)).padStart(5, '0')}`;
@@ -221,7 +305,7 @@ function validTicket(random: Random, request: string, nowMs: number, spreadMs: n
   return {
     ticket_id: uuid(random),
     client_id,
-    created_at: formatCreatedAt(Math.floor(nowMs - random.next() * spreadMs), random),
+    created_at: formatCreatedAt(createdAt(random), random),
     request,
     request_type,
     priority,

@@ -39,7 +39,7 @@ export interface HealthOptions {
   /** The pipeline's window, in ms: the stall limit is counted in windows. */
   readonly windowMs: number;
   /** Whether the source reaches its brokers; absent for sources without a connection (files, generator). */
-  readonly connected?: () => boolean;
+  readonly connected?: () => boolean | null;
   /** How long read records may wait for a committed batch before the processor is unhealthy. */
   readonly stallAfterMs?: number;
   /** The clock, in ms. Default `Date.now`. */

@@ -1,16 +1,16 @@
 import {
-  type BatchProgress,
   type DurableStep,
   firstLine,
+  type PipelineEvent,
   type RetryOptions,
   type Sink,
-  type Source,
+  type SourceStatus,
 } from '@ticketflow/core';
-import { tap } from 'rxjs';
+import type { Observable, Subscription } from 'rxjs';
 import type { Logger } from '../logger';
 import { createHealth, type Health } from './health';
 import { type OpsServer, startOpsServer } from './http-server';
-import { createPipelineMetrics, type PartitionLagSample, type PipelineMetrics } from './metrics-registry';
+import { createPipelineMetrics, type PipelineMetrics } from './metrics-registry';
 
 /** The operations settings of the processor (flags or environment). */
 export interface OperationsSettings {
@@ -34,10 +34,6 @@ export interface OperationsParts {
   readonly logger: Logger;
   /** The source's name, for `/healthz`. */
   readonly sourceName: string;
-  /** Consumer lag per partition, when the source is Kafka. */
-  readonly lag?: () => ReadonlyArray<PartitionLagSample>;
-  /** Whether the source reaches its brokers, when the source is Kafka. */
-  readonly connected?: () => boolean;
 }
 
 /** Health, metrics and the HTTP server of a running processor. */
@@ -48,21 +44,18 @@ export interface Operations {
   readonly metrics: PipelineMetrics;
   /** The HTTP server, when `httpPort` was set. */
   readonly server: OpsServer | undefined;
-  /** Wraps the pipeline's source to see records arrive. */
-  watchSource<R>(source: Source<R>): Source<R>;
+  /**
+   * Follows a pipeline's events: records read, the source's status (connection, lag), committed
+   * batches, retries of durable steps (logged at WARN, counted in `ticketflow_storage_retries_total`,
+   * reported by `/healthz` until they succeed). Stops following when the stream completes.
+   */
+  observe(events$: Observable<PipelineEvent>): Subscription;
   /** Wraps the pipeline's sink to count failed writes and to see them succeed again. */
   watchSink<M>(sink: Sink<M>): Sink<M>;
-  /**
-   * The pipeline's retry policy: `sinkRetryFor`, with each retry logged (WARN), counted
-   * (`ticketflow_storage_retries_total{step}`) and reported by `/healthz` (503) until the step succeeds.
-   */
+  /** The pipeline's retry policy: a failing durable step is retried for `sinkRetryFor`. */
   retryOptions(): RetryOptions;
-  /** Records a committed batch. */
-  batchCommitted(progress: BatchProgress): void;
   /** Records a failed storage request that is being retried by the storage client (S3). */
   outputRetrying(reason: string): void;
-  /** The processor was asked to stop: a failing write is no longer retried. */
-  stopping(): void;
   /** The pipeline failed. */
   failed(error: unknown): void;
   /** Closes the HTTP server. */
@@ -95,14 +88,16 @@ export async function startOperations(
   parts: OperationsParts,
 ): Promise<Operations> {
   const { logger } = parts;
+  /** The source's latest status, from `source-status` events; empty for sources that report none. */
+  let status: SourceStatus = {};
   const health = createHealth({
     sourceName: parts.sourceName,
     windowMs: settings.window,
-    ...(parts.connected ? { connected: parts.connected } : {}),
+    connected: () => status.connected ?? null,
   });
   const serving = settings.httpPort !== undefined;
   const metrics = createPipelineMetrics({
-    ...(parts.lag ? { lag: parts.lag } : {}),
+    lag: () => (status.lag ?? []).map(({ lane, lag }) => ({ partition: partitionOf(lane), lag })),
     healthy: () => health.report().healthy,
     processMetrics: serving,
   });
@@ -121,20 +116,47 @@ export async function startOperations(
     health,
     metrics,
     server,
-    watchSource<R>(source: Source<R>): Source<R> {
-      return {
-        name: source.name,
-        open(context) {
-          health.running();
-          return source.open(context).pipe(tap((chunk) => health.recordsRead(chunk.values.length)));
-        },
-        acknowledge: (range, positions) => source.acknowledge(range, positions),
-        ...(source.close ? { close: () => (source.close as () => Promise<void>)() } : {}),
-      };
+    observe(events$) {
+      return events$.subscribe((event) => {
+        switch (event.type) {
+          case 'started':
+            health.running();
+            break;
+          case 'records-read':
+            health.recordsRead(event.records);
+            break;
+          case 'source-status':
+            status = event.status;
+            break;
+          case 'batch-committed':
+            health.batchCommitted(event.batch.batchId);
+            metrics.batchCommitted(event.batch);
+            break;
+          case 'retrying': {
+            const { retry } = event;
+            metrics.storageRetried(retry.step);
+            health.outputFailed(reasonOf(retry.error));
+            logger.warn(
+              `${retry.error.message} (attempt ${retry.attempt}); retrying in ${Math.round(retry.delayMs)} ms`,
+            );
+            break;
+          }
+          case 'recovered':
+            health.outputSucceeded();
+            logger.info(
+              `${DONE[event.recovery.step](event.recovery.batchId)} after ${event.recovery.attempts} attempts`,
+            );
+            break;
+          case 'stopping':
+            health.stopping();
+            break;
+        }
+      });
     },
     watchSink<M>(sink: Sink<M>): Sink<M> {
       return {
         describe: (batchId) => sink.describe(batchId),
+        ...(sink.describeWindow ? { describeWindow: sink.describeWindow.bind(sink) } : {}),
         ...(sink.close ? { close: () => (sink.close as () => Promise<void>)() } : {}),
         async write(batch) {
           try {
@@ -149,31 +171,11 @@ export async function startOperations(
       };
     },
     retryOptions() {
-      return {
-        for: settings.sinkRetryFor ?? 0,
-        onRetry(event) {
-          metrics.storageRetried(event.step);
-          health.outputFailed(reasonOf(event.error));
-          logger.warn(
-            `${event.error.message} (attempt ${event.attempt}); retrying in ${Math.round(event.delayMs)} ms`,
-          );
-        },
-        onRecovered(event) {
-          health.outputSucceeded();
-          logger.info(`${DONE[event.step](event.batchId)} after ${event.attempts} attempts`);
-        },
-      };
-    },
-    batchCommitted(progress) {
-      health.batchCommitted(progress.batchId);
-      metrics.batchCommitted(progress);
+      return { for: settings.sinkRetryFor ?? 0 };
     },
     outputRetrying(reason) {
       metrics.storageRetried('s3-request');
       health.outputFailed(reason);
-    },
-    stopping() {
-      health.stopping();
     },
     failed(error) {
       health.failed(reasonOf(error));
@@ -182,4 +184,9 @@ export async function startOperations(
       await server?.close();
     },
   };
+}
+
+/** The partition of a Kafka lane (`topic/3` → 3). */
+function partitionOf(lane: string): number {
+  return Number(lane.slice(lane.lastIndexOf('/') + 1));
 }

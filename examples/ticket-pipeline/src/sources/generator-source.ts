@@ -1,6 +1,6 @@
 import type { RecordChunk, Source } from '@ticketflow/core';
 import { Observable } from 'rxjs';
-import { generateTickets } from '../domain/generator';
+import { type ArrivalOptions, generateTickets } from '../domain/generator';
 
 /** Options of {@link generatorSource}. */
 export interface GeneratorSourceOptions {
@@ -12,13 +12,23 @@ export interface GeneratorSourceOptions {
   readonly badFraction?: number;
   /** How often a chunk of tickets is emitted, in ms. Default 100. */
   readonly tickMs?: number;
+  /**
+   * When tickets are created relative to their arrival (see {@link ArrivalOptions}): mostly seconds
+   * before, some minutes late, a few hours late. Default: `created_at` spread uniformly over the last
+   * 48 hours, as `generate` writes them.
+   */
+  readonly arrivals?: ArrivalOptions;
+  /** The clock `created_at` values are relative to, in epoch milliseconds. Default `Date.now`. */
+  readonly now?: () => number;
 }
 
 const LANE = 'generator';
 
 /**
  * The embedded source of the `run` command: synthetic tickets made in-process at a steady rate, so the
- * whole pipeline runs without a broker. Offsets continue from the checkpoint across restarts.
+ * whole pipeline runs without a broker. Offsets continue from the checkpoint across restarts. With
+ * `arrivals`, each ticket is dated when it is made, minus its arrival delay, so that event-time rollups
+ * see hours close and late tickets arrive as in a live system.
  */
 export function generatorSource(options: GeneratorSourceOptions): Source<string> {
   const tickMs = options.tickMs ?? 100;
@@ -29,6 +39,8 @@ export function generatorSource(options: GeneratorSourceOptions): Source<string>
         const tickets = generateTickets({
           seed: options.seed ?? Date.now(),
           badFraction: options.badFraction ?? 0,
+          ...(options.arrivals ? { arrivals: options.arrivals } : {}),
+          ...(options.now ? { now: options.now } : {}),
         });
         let offset = context.startAt[LANE] ?? 0;
         let owed = 0;

@@ -1,6 +1,15 @@
-import { type Batch, retryPolicy, type Sink, TicketflowError } from '@ticketflow/core';
-import { memorySource } from '@ticketflow/core/testing';
-import { BehaviorSubject, firstValueFrom, toArray } from 'rxjs';
+import {
+  type Batch,
+  count,
+  createPipeline,
+  metrics,
+  type PipelineEvent,
+  retryPolicy,
+  type Sink,
+  TicketflowError,
+} from '@ticketflow/core';
+import { memorySink, memorySource } from '@ticketflow/core/testing';
+import { Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/logger';
 import { startOperations } from '../../src/ops/operations';
@@ -43,9 +52,20 @@ async function operations(sinkRetryFor: number | undefined) {
   return { ops, log: () => lines.join('') };
 }
 
-/** The engine's retry policy with the processor's callbacks, waiting 1 ms doubling to 4 ms. */
+/**
+ * The engine's retry policy with the processor's settings, waiting 1 ms doubling to 4 ms, its retries
+ * reaching the operations as a pipeline's `retrying` and `recovered` events.
+ */
 function policy(ops: Awaited<ReturnType<typeof operations>>['ops']) {
-  return retryPolicy({ ...ops.retryOptions(), firstDelay: 1, maxDelay: 4 });
+  const events = new Subject<PipelineEvent>();
+  ops.observe(events);
+  return retryPolicy({
+    ...ops.retryOptions(),
+    firstDelay: 1,
+    maxDelay: 4,
+    onRetry: (retry) => events.next({ type: 'retrying', retry }),
+    onRecovered: (recovery) => events.next({ type: 'recovered', recovery }),
+  });
 }
 
 describe('operations: retries and batch writes', () => {
@@ -108,25 +128,27 @@ describe('operations: retries and batch writes', () => {
     await ops.close();
   });
 
-  it('sees records arrive through the watched source and runs without an HTTP server by default', async () => {
+  it("follows a pipeline's events and runs without an HTTP server by default", async () => {
     const { ops } = await operations(undefined);
     expect(ops.server).toBeUndefined();
-    const source = ops.watchSource(memorySource([{ values: ['a', 'b', 'c'] }]));
-    expect(source.name).toBe('memory');
+    const pipeline = createPipeline({
+      source: memorySource([{ values: ['a', 'b', 'c'] }]),
+      metrics: metrics({ n: count() }),
+      sink: memorySink(),
+    });
+    ops.observe(pipeline.events$);
     expect(ops.health.report().status).toBe('starting');
-    const controller = new AbortController();
-    const chunks = await firstValueFrom(
-      source
-        .open({
-          startAt: {},
-          signal: controller.signal,
-          pressure: new BehaviorSubject(false),
-          flush: async () => {},
-        })
-        .pipe(toArray()),
-    );
-    expect(chunks.flatMap((c) => c.values)).toEqual(['a', 'b', 'c']);
-    expect(ops.health.report().status).toBe('ok');
+    const reads: number[] = [];
+    pipeline.events$.subscribe((e) => {
+      if (e.type === 'records-read') reads.push(e.records);
+      // Records read and not yet in a committed batch: running, waiting for the batch.
+      if (e.type === 'records-read') expect(ops.health.report().status).toBe('ok');
+    });
+    await pipeline.run();
+    expect(reads).toEqual([3]);
+    expect(ops.health.report()).toMatchObject({ status: 'ok', healthy: true });
+    const m = parseMetrics((await ops.metrics.render()).body);
+    expect(m.get('ticketflow_batches_total')).toBe(1);
     await ops.close();
   });
 });

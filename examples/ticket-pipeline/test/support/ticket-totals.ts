@@ -1,6 +1,14 @@
 import { isRejection } from '@ticketflow/core';
+import { expect } from 'vitest';
 import { enrichTicket } from '../../src/domain/enrich';
+import { generateTickets } from '../../src/domain/generator';
 import { parseTicket } from '../../src/domain/validate';
+
+/** The first `count` lines of the generator with this seed, as `generate` and `produce` make them. */
+export function generatedTickets(count: number, seed: number, badFraction = 0): string[] {
+  const tickets = generateTickets({ seed, badFraction });
+  return Array.from({ length: count }, () => tickets.next().value);
+}
 
 /** Totals of a ticket file computed with plain loops, independent of the engine. */
 export interface TicketTotals {
@@ -54,4 +62,15 @@ export function sumRows(
     }
   }
   return out;
+}
+
+/**
+ * Asserts that batch files hold `lines` exactly once: batch ids consecutive from 0, and the valid and
+ * invalid tickets adding up to what {@link expectedTotals} counts without the engine.
+ */
+export function expectExact(batches: ReadonlyArray<Record<string, unknown>>, lines: readonly string[]): void {
+  const expected = expectedTotals(lines);
+  expect(batches.map((b) => b.batch_id)).toEqual(batches.map((_, i) => i));
+  expect(batches.reduce((s, b) => s + (b.total_tickets as number), 0)).toBe(expected.valid);
+  expect(batches.reduce((s, b) => s + (b.invalid_tickets as number), 0)).toBe(expected.invalid);
 }

@@ -1,5 +1,27 @@
-import type { Aggregator } from '../aggregator';
-import { compareKeys } from '../internal/compare-keys';
+import type { Aggregator, StateCodec } from '../aggregator';
+import { compareGroupKeys, decodeEntries, encodeEntries, keySegment, refuseState } from '../state-codec';
+
+const ID = 'countBy/1';
+
+/**
+ * `countBy/1`: `[[key, count], ...]`, ascending by key; keys keep their type (string or number).
+ * Shared by every countBy, whatever its key type: decoding cannot check the keys' type against `K`.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: one codec object for every key type
+const countByCodec: StateCodec<Map<any, number>> = {
+  id: ID,
+  encode: (acc) => encodeEntries(acc, (n) => n, ID),
+  decode: (data) =>
+    decodeEntries(
+      data,
+      (n, key) =>
+        typeof n === 'number' && Number.isSafeInteger(n) && n > 0
+          ? n
+          : refuseState(ID, `a positive integer count for key ${keySegment(key)}`, n),
+      ID,
+      '[key, count] pairs',
+    ),
+};
 
 /** One row of {@link countBy}'s result. */
 export interface KeyCount<K> {
@@ -11,7 +33,9 @@ export interface KeyCount<K> {
 
 /**
  * Counts inputs per key. The result lists only keys that occurred, ascending (numbers numerically,
- * strings by code unit). Memory grows with the number of distinct keys, not with the inputs.
+ * strings by code unit, numbers before strings). Memory grows with the number of distinct keys, not
+ * with the inputs. Its codec (`countBy/1`) saves `[[key, count], ...]`, ascending by key, each key a
+ * string or a number as it was.
  *
  * @example
  * ```ts
@@ -32,6 +56,8 @@ export function countBy<In, K extends string | number>(
       for (const [k, n] of b) a.set(k, (a.get(k) ?? 0) + n);
       return a;
     },
-    result: (acc) => [...acc.keys()].sort(compareKeys).map((k) => ({ key: k, count: acc.get(k) as number })),
+    result: (acc) =>
+      [...acc.keys()].sort(compareGroupKeys).map((k) => ({ key: k, count: acc.get(k) as number })),
+    codec: countByCodec as StateCodec<Map<K, number>>,
   };
 }

@@ -1,4 +1,5 @@
-import type { Aggregator, AnyAggregator } from '../aggregator';
+import type { Aggregator, AnyAggregator, StateCodec } from '../aggregator';
+import { compositeId, decodeMember, firstMissingCodec, refuseState } from '../state-codec';
 
 type UnionToIntersection<U> = (U extends unknown ? (arg: U) => void : never) extends (arg: infer I) => void
   ? I
@@ -33,9 +34,40 @@ function unrolledAdd(members: readonly AnyAggregator[]): AddFunction {
   return factory(...members) as AddFunction;
 }
 
+/** A member name in a codec id: as it is, or JSON-quoted when it holds a character of the id's syntax. */
+function idName(name: string): string {
+  return name === '' || /[,:()"\\\s]/.test(name) ? JSON.stringify(name) : name;
+}
+
+/** `metrics/1(name:id,...)`: an array of the members' states, in spec order. */
+function metricsCodec(
+  names: readonly string[],
+  codecs: readonly StateCodec<unknown>[],
+): StateCodec<unknown[]> {
+  const id = compositeId(
+    'metrics/1',
+    codecs.map((codec, i) => `${idName(names[i] as string)}:${codec.id}`),
+  );
+  const size = codecs.length;
+  const expected = `an array of ${size} member ${size === 1 ? 'state' : 'states'}`;
+  return {
+    id,
+    encode: (acc) => codecs.map((codec, i) => codec.encode(acc[i])),
+    decode: (data) => {
+      if (!Array.isArray(data) || data.length !== size) return refuseState('metrics', expected, data);
+      return codecs.map((codec, i) => decodeMember(codec, data[i], names[i] as string));
+    },
+  };
+}
+
 /**
  * Composes named aggregators into one. Each input is folded into every member; the result is an object
  * with the members' results under their names, in the spec's order, and its type is inferred.
+ *
+ * Its codec, when every member has one, saves an array of the members' states in spec order; its id
+ * names each member and its codec's id, such as `metrics/1(total:count/1,by_team:countBy/1)`, so that
+ * a state saved before a member was added, removed, renamed, reordered or changed is refused. When a
+ * member has no codec there is none, and {@link Aggregator.codecMissingAt} names the first such member.
  *
  * @example
  * ```ts
@@ -53,6 +85,14 @@ export function metrics<const S extends Record<string, AnyAggregator>>(
   const names = Object.keys(spec);
   const members = names.map((name) => spec[name] as AnyAggregator);
   const size = members.length;
+  const missing = firstMissingCodec(names.map((name, i) => [name, members[i] as AnyAggregator] as const));
+  const codec =
+    missing === undefined
+      ? metricsCodec(
+          names,
+          members.map((member) => member.codec as StateCodec<unknown>),
+        )
+      : undefined;
   return {
     init: () => members.map((member) => member.init()),
     add: unrolledAdd(members),
@@ -65,5 +105,7 @@ export function metrics<const S extends Record<string, AnyAggregator>>(
       for (let i = 0; i < size; i++) out[names[i] as string] = (members[i] as AnyAggregator).result(acc[i]);
       return out as MetricsResult<S>;
     },
+    codec,
+    codecMissingAt: missing,
   };
 }

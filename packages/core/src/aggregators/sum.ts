@@ -1,7 +1,18 @@
-import type { Aggregator } from '../aggregator';
+import type { Aggregator, StateCodec } from '../aggregator';
+import { decodeNumber, encodeNumber, refuseState } from '../state-codec';
+
+const ID = 'sum/1';
+
+/** `sum/1`: the total as a number (`'Infinity'`, `'-Infinity'` or `'NaN'` once it overflowed). */
+const sumCodec: StateCodec<{ total: number }> = {
+  id: ID,
+  encode: (acc) => encodeNumber(acc.total),
+  decode: (data) => ({ total: decodeNumber(data) ?? refuseState(ID, 'a total (a number)', data) }),
+};
 
 /**
  * Sums a numeric field. Non-finite values (NaN, ±Infinity) are skipped. An empty window sums to 0.
+ * Its codec (`sum/1`) saves the total as a number.
  *
  * @example
  * ```ts
@@ -21,5 +32,6 @@ export function sum<In>(value: (input: In) => number): Aggregator<In, { total: n
       return a;
     },
     result: (acc) => acc.total,
+    codec: sumCodec,
   };
 }

@@ -1,0 +1,358 @@
+import type { StateCodec, StateData } from '../aggregator';
+import { toMilliseconds } from '../duration';
+import { InvalidOptionError, TicketflowError } from '../errors';
+import type { EventTimeOptions, EventTimeState, TumblingWindow } from '../event-time';
+import { stateCodecOf } from '../state-codec';
+
+/** The resolved settings of {@link EventTimeOptions}. */
+export interface EventTimeSettings<T> {
+  readonly timestamp: (record: T) => number;
+  // biome-ignore lint/suspicious/noExplicitAny: see EventTimeOptions.windows
+  readonly windows: readonly TumblingWindow<T, any, any>[];
+  readonly allowedLateness: number;
+  readonly idleTimeout: number;
+}
+
+/** Checks and resolves {@link EventTimeOptions}; throws `InvalidOptionError` naming the bad option. */
+export function eventTimeSettings<T>(options: EventTimeOptions<T>): EventTimeSettings<T> {
+  if (typeof options.timestamp !== 'function')
+    throw new InvalidOptionError('eventTime.timestamp must be a function of a record');
+  if (!Array.isArray(options.windows) || options.windows.length === 0)
+    throw new InvalidOptionError('eventTime.windows must list at least one window');
+  const names = new Set<string>();
+  for (const window of options.windows) {
+    if (names.has(window.name))
+      throw new InvalidOptionError(`two event-time windows are named "${window.name}"`);
+    names.add(window.name);
+  }
+  const lateness = options.allowedLateness ?? '10m';
+  return {
+    timestamp: options.timestamp,
+    windows: options.windows,
+    allowedLateness: lateness === 0 ? 0 : toMilliseconds(lateness, 'allowedLateness'),
+    idleTimeout: toMilliseconds(options.idleTimeout ?? '1m', 'idleTimeout'),
+  };
+}
+
+/** An open window's accumulator and how many records it holds. */
+interface OpenWindow {
+  acc: unknown;
+  records: number;
+}
+
+/**
+ * What one lane contributed to one micro-batch: folded on the hot path, merged into the open windows
+ * in lane-name order when the batch closes, so the result does not depend on how lanes interleaved.
+ */
+export interface LanePartial {
+  /** The largest and second-largest event times of the lane in this batch (`-Infinity` when none). */
+  max1: number;
+  max2: number;
+  /** When the lane last delivered a record (processing time, ms); `-Infinity` when it did not. */
+  seenAt: number;
+  /** Per window, records too late for it. */
+  readonly late: number[];
+  /** Per window, the windows this batch touched, by start. */
+  readonly open: Map<number, OpenWindow>[];
+}
+
+/** A window made final by a batch: its accumulator, to be read with its metrics' `result`. */
+export interface FinalWindowState {
+  readonly window: TumblingWindow<unknown, unknown, unknown>;
+  readonly start: number;
+  readonly records: number;
+  readonly acc: unknown;
+}
+
+/** What closing a batch decided. */
+export interface EventTimeClose {
+  /** The watermark after the batch; `null` before any record. */
+  readonly watermark: number | null;
+  /** Per window name, the batch's late records. */
+  readonly late: Readonly<Record<string, number>>;
+  /** Windows made final, in the order of the windows' declaration, then by start. */
+  readonly finalized: readonly FinalWindowState[];
+  /** The state to save with the batch. */
+  readonly state: EventTimeState;
+}
+
+interface LaneProgress {
+  max1: number;
+  max2: number;
+  seenAt: number;
+}
+
+const NONE = Number.NEGATIVE_INFINITY;
+
+function codecOf(window: TumblingWindow<unknown, unknown, unknown>): StateCodec<unknown> {
+  return stateCodecOf(window.metrics, `the metrics of window "${window.name}"`);
+}
+
+/**
+ * The event-time side of the engine: assigns records to tumbling windows, tracks each lane's progress
+ * and the watermark, and finalizes windows batch by batch. Its whole state is saved with every batch
+ * plan ({@link EventTimeState}) and restored from the last committed one.
+ */
+export class EventTimeWindows<T> {
+  readonly #settings: EventTimeSettings<T>;
+  readonly #windows: readonly TumblingWindow<unknown, unknown, unknown>[];
+  readonly #codecs: readonly StateCodec<unknown>[];
+  readonly #sizes: Float64Array;
+  readonly #open: Map<number, OpenWindow>[];
+  /**
+   * Per window, the window whose records it takes whole: itself, or the finest window with the same
+   * metrics whose size divides its own (an hour within a day). Such a coarser window is not folded
+   * record by record: each batch merges the finer window's contributions into it (panes), so a record
+   * is folded once however many nested windows share its metrics.
+   */
+  readonly #pane: Int32Array;
+  /** Per folded window, the coarser windows fed by its contributions. */
+  readonly #coarser: number[][];
+  /**
+   * The window folded record by record whose metrics are the batch's own aggregator, or -1: a record
+   * folded into it need not be folded into the batch too (see {@link EventTimeWindows.batchShares}).
+   */
+  readonly #batchPane: number;
+  readonly #lanes = new Map<string, LaneProgress>();
+  #watermark: number | null = null;
+
+  /**
+   * @param batchAggregator - the pipeline's batch aggregator: a window folded with that very aggregator
+   *   holds the batch's records too, so that each record is folded once.
+   */
+  constructor(
+    settings: EventTimeSettings<T>,
+    saved: EventTimeState | undefined,
+    now: number,
+    batchAggregator?: unknown,
+  ) {
+    this.#settings = settings;
+    const windows = settings.windows as readonly TumblingWindow<unknown, unknown, unknown>[];
+    this.#windows = windows;
+    this.#codecs = windows.map(codecOf);
+    this.#sizes = Float64Array.from(windows, (w) => w.size);
+    this.#open = windows.map(() => new Map());
+    this.#pane = Int32Array.from(windows, (w, i) => {
+      let pane = i;
+      windows.forEach((other, j) => {
+        const finer = other.size < (windows[pane] as TumblingWindow<unknown, unknown, unknown>).size;
+        if (other.metrics === w.metrics && w.size % other.size === 0 && finer) pane = j;
+      });
+      return pane;
+    });
+    this.#coarser = windows.map((_, i) =>
+      windows.map((__, k) => k).filter((k) => k !== i && this.#pane[k] === i),
+    );
+    this.#batchPane = windows.findIndex((w, i) => this.#pane[i] === i && w.metrics === batchAggregator);
+    if (saved !== undefined) this.#restore(saved, now);
+  }
+
+  /** The watermark after the last closed batch; `null` before any record. */
+  get watermark(): number | null {
+    return this.#watermark;
+  }
+
+  /** True while some window is open (holds records and is not final). */
+  hasOpenWindows(): boolean {
+    return this.#open.some((open) => open.size > 0);
+  }
+
+  /** A fresh contribution of one lane to one batch. */
+  partial(): LanePartial {
+    return {
+      max1: NONE,
+      max2: NONE,
+      seenAt: NONE,
+      late: this.#windows.map(() => 0),
+      open: this.#windows.map(() => new Map()),
+    };
+  }
+
+  /**
+   * Folds one valid record into a lane's partial. `before` is the watermark after the previous batch:
+   * windows that ended at or before it are final, and their records are late. Returns true when the
+   * record went into a window folded with the batch's own aggregator: it is then in the batch through
+   * {@link EventTimeWindows.batchShares} and must not be folded into the batch again.
+   */
+  add(partial: LanePartial, record: T, before: number | null): boolean {
+    const t = this.#settings.timestamp(record);
+    const windows = this.#windows;
+    if (!Number.isFinite(t)) {
+      for (let i = 0; i < windows.length; i++) (partial.late[i] as number) += 1;
+      return false;
+    }
+    let shared = false;
+    if (t > partial.max1) {
+      partial.max2 = partial.max1;
+      partial.max1 = t;
+    } else if (t > partial.max2) partial.max2 = t;
+    const pane = this.#pane;
+    for (let i = 0; i < windows.length; i++) {
+      if (pane[i] !== i) continue;
+      const size = this.#sizes[i] as number;
+      const start = Math.floor(t / size) * size;
+      if (before !== null && start + size <= before) {
+        (partial.late[i] as number) += 1;
+        // Late for the finer window, perhaps not for a coarser one fed by it: folded into that one.
+        for (const k of this.#coarser[i] as number[]) this.#fold(partial, k, t, record, before);
+        continue;
+      }
+      this.#foldAt(partial, i, start, record);
+      if (i === this.#batchPane) shared = true;
+    }
+    return shared;
+  }
+
+  /**
+   * The accumulators of a lane's partial that hold records of the batch (folded with the batch's own
+   * aggregator), in the order they were opened: the batch merges them before the partial is closed.
+   */
+  batchShares(partial: LanePartial): Iterable<unknown> {
+    if (this.#batchPane < 0) return [];
+    return [...(partial.open[this.#batchPane] as Map<number, OpenWindow>).values()].map((w) => w.acc);
+  }
+
+  /** Folds a record into window `k` of a partial directly, or counts it late for that window. */
+  #fold(partial: LanePartial, k: number, t: number, record: T, before: number): void {
+    const size = this.#sizes[k] as number;
+    const start = Math.floor(t / size) * size;
+    if (start + size <= before) (partial.late[k] as number) += 1;
+    else this.#foldAt(partial, k, start, record);
+  }
+
+  #foldAt(partial: LanePartial, i: number, start: number, record: T): void {
+    const open = partial.open[i] as Map<number, OpenWindow>;
+    const metrics = (this.#windows[i] as TumblingWindow<unknown, unknown, unknown>).metrics;
+    let w = open.get(start);
+    if (w === undefined) {
+      w = { acc: metrics.init(), records: 0 };
+      open.set(start, w);
+    }
+    w.acc = metrics.add(w.acc, record);
+    w.records += 1;
+  }
+
+  /**
+   * Closes a batch: merges its lanes' partials (given in lane-name order) into the open windows, moves
+   * the watermark (or takes the `recorded` one of a replayed batch), and finalizes the windows it
+   * passed, or every open window at the end of the input.
+   */
+  close(
+    partials: ReadonlyArray<readonly [string, LanePartial]>,
+    now: number,
+    options: { readonly recorded?: number | null; readonly endOfInput: boolean },
+  ): EventTimeClose {
+    const windows = this.#windows;
+    const late: Record<string, number> = {};
+    for (const w of windows) late[w.name] = 0;
+    for (const [lane, p] of partials) {
+      const progress = this.#lanes.get(lane) ?? { max1: NONE, max2: NONE, seenAt: NONE };
+      // The two largest of both multisets: one far-future record alone cannot move the watermark.
+      const top = [progress.max1, progress.max2, p.max1, p.max2].sort((a, b) => b - a);
+      progress.max1 = top[0] as number;
+      progress.max2 = top[1] as number;
+      if (p.seenAt > progress.seenAt) progress.seenAt = p.seenAt;
+      this.#lanes.set(lane, progress);
+      for (let i = 0; i < windows.length; i++) {
+        const w = windows[i] as TumblingWindow<unknown, unknown, unknown>;
+        late[w.name] = (late[w.name] as number) + (p.late[i] as number);
+        for (const [start, contribution] of p.open[i] as Map<number, OpenWindow>) {
+          // Coarser windows first: `merge` never changes its second argument, which is then kept.
+          for (const k of this.#coarser[i] as number[]) {
+            const size = this.#sizes[k] as number;
+            this.#absorb(k, Math.floor(start / size) * size, contribution, false);
+          }
+          this.#absorb(i, start, contribution, true);
+        }
+      }
+    }
+    const watermark = options.recorded !== undefined ? options.recorded : this.#advance(now);
+    this.#watermark = watermark;
+    const finalized: FinalWindowState[] = [];
+    for (let i = 0; i < windows.length; i++) {
+      const window = windows[i] as TumblingWindow<unknown, unknown, unknown>;
+      const open = this.#open[i] as Map<number, OpenWindow>;
+      const starts = [...open.keys()].sort((a, b) => a - b);
+      for (const start of starts) {
+        if (!options.endOfInput && (watermark === null || start + window.size > watermark)) break;
+        const w = open.get(start) as OpenWindow;
+        open.delete(start);
+        finalized.push({ window, start, records: w.records, acc: w.acc });
+      }
+    }
+    return { watermark, late, finalized, state: this.#snapshot() };
+  }
+
+  /** Merges a contribution into open window `start` of window `i`; `keep` lets it become that window. */
+  #absorb(i: number, start: number, contribution: OpenWindow, keep: boolean): void {
+    const metrics = (this.#windows[i] as TumblingWindow<unknown, unknown, unknown>).metrics;
+    const open = this.#open[i] as Map<number, OpenWindow>;
+    const current = open.get(start);
+    if (current === undefined) {
+      open.set(
+        start,
+        keep
+          ? contribution
+          : { acc: metrics.merge(metrics.init(), contribution.acc), records: contribution.records },
+      );
+    } else {
+      current.acc = metrics.merge(current.acc, contribution.acc);
+      current.records += contribution.records;
+    }
+  }
+
+  /** The watermark after a batch: the minimum over active lanes, never moving back. */
+  #advance(now: number): number | null {
+    let min = Number.POSITIVE_INFINITY;
+    for (const progress of this.#lanes.values()) {
+      if (progress.max2 === NONE || now - progress.seenAt >= this.#settings.idleTimeout) continue;
+      const lane = progress.max2 - this.#settings.allowedLateness;
+      if (lane < min) min = lane;
+    }
+    if (min === Number.POSITIVE_INFINITY) return this.#watermark;
+    return this.#watermark === null || min > this.#watermark ? min : this.#watermark;
+  }
+
+  #snapshot(): EventTimeState {
+    const lanes: Record<string, readonly [number | null, number | null]> = {};
+    for (const name of [...this.#lanes.keys()].sort()) {
+      const p = this.#lanes.get(name) as LaneProgress;
+      lanes[name] = [p.max1 === NONE ? null : p.max1, p.max2 === NONE ? null : p.max2];
+    }
+    const windows: Record<string, { codec: string; open: (readonly [number, number, StateData])[] }> = {};
+    this.#windows.forEach((window, i) => {
+      const codec = this.#codecs[i] as StateCodec<unknown>;
+      const open = this.#open[i] as Map<number, OpenWindow>;
+      windows[window.name] = {
+        codec: codec.id,
+        open: [...open.keys()]
+          .sort((a, b) => a - b)
+          .map((start) => {
+            const w = open.get(start) as OpenWindow;
+            return [start, w.records, codec.encode(w.acc)] as const;
+          }),
+      };
+    });
+    return { watermark: this.#watermark, lanes, windows };
+  }
+
+  #restore(saved: EventTimeState, now: number): void {
+    this.#watermark = saved.watermark ?? null;
+    for (const [lane, [max1, max2]] of Object.entries(saved.lanes ?? {})) {
+      this.#lanes.set(lane, { max1: max1 ?? NONE, max2: max2 ?? NONE, seenAt: now });
+    }
+    this.#windows.forEach((window, i) => {
+      const entry = saved.windows?.[window.name];
+      if (entry === undefined) return;
+      const codec = this.#codecs[i] as StateCodec<unknown>;
+      if (entry.codec !== codec.id) {
+        throw new TicketflowError(
+          'INVALID_STATE',
+          `the metrics of window "${window.name}" changed since the checkpoint saved its open windows (saved as ${entry.codec}, now ${codec.id}): finish with the earlier version, or start a new output location`,
+        );
+      }
+      const open = this.#open[i] as Map<number, OpenWindow>;
+      for (const [start, records, data] of entry.open) open.set(start, { acc: codec.decode(data), records });
+    });
+  }
+}
