@@ -20,6 +20,8 @@ APT_PACKAGES=(
   zlib1g-dev
   libzstd-dev
   liblz4-dev
+  # Headless browser of the dashboard's test (driven by the playwright-core devDependency).
+  chromium
 )
 
 SUDO=""

@@ -72,7 +72,13 @@ export {
 } from './micro-batch';
 export { createPipeline, type Pipeline, type PipelineOptions, type WindowOptions } from './pipeline';
 export type { LaneLag, PipelineEvent, PipelineEventOf, SourceStatus } from './pipeline-events';
-export type { BatchDurations, BatchProgress, FinalWindowProgress, RunSummary } from './progress';
+export type {
+  BatchDurations,
+  BatchProgress,
+  FinalWindowProgress,
+  OpenWindowProgress,
+  RunSummary,
+} from './progress';
 export { isRejection, type RecordContext, Rejection, reject, type Step } from './rejection';
 export {
   type DurableStep,

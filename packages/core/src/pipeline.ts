@@ -16,13 +16,13 @@ import type { BatchPlan, CheckpointStore } from './checkpoint';
 import { type DeadLetterHandler, discardDeadLetters } from './dead-letter';
 import type { Duration } from './duration';
 import { type ErrorCode, InvalidOptionError, TicketflowError, toTicketflowError } from './errors';
-import type { EventTimeOptions } from './event-time';
+import type { EventTimeOptions, EventTimeState } from './event-time';
 import { eventTimeSettings } from './internal/event-time-windows';
 import type { Lease } from './lease';
 import { memoryCheckpointStore } from './memory-checkpoint-store';
 import { microBatch, type WindowBatch } from './micro-batch';
 import type { PipelineEvent } from './pipeline-events';
-import type { BatchProgress, RunSummary } from './progress';
+import type { BatchProgress, OpenWindowProgress, RunSummary } from './progress';
 import type { Step } from './rejection';
 import { type DurableStep, type RetryOptions, retryPolicy } from './retry';
 import type { Positions, RecordChunk, Source, SourceContext } from './source';
@@ -322,6 +322,7 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
         replayed: window.replay,
         lostRecords: (batch.dataLoss ?? []).reduce((sum, loss) => sum + loss.lost, 0),
         output: sink.describe(plan.batchId),
+        metrics: batch.metrics,
         ...(batch.windows
           ? {
               watermark: batch.watermark ?? null,
@@ -333,6 +334,7 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
                 records: w.records,
                 output: sink.describeWindow?.(w) ?? `${w.name} ${w.windowStart.toISOString()}`,
               })),
+              openWindows: openWindowsOf(window.eventTime?.state, options.eventTime),
             }
           : {}),
       };
@@ -458,5 +460,21 @@ function inStep(error: unknown, code: ErrorCode, context: string): TicketflowErr
       retriable: error.retriable,
       fatal: error.fatal,
     },
+  );
+}
+
+/** The open windows of an event-time state, for progress: by window name (as declared), then start. */
+function openWindowsOf(
+  state: EventTimeState | undefined,
+  eventTime: EventTimeOptions<never> | undefined,
+): OpenWindowProgress[] {
+  if (state === undefined || eventTime === undefined) return [];
+  return eventTime.windows.flatMap((w) =>
+    (state.windows[w.name]?.open ?? []).map(([start, records]) => ({
+      name: w.name,
+      windowStart: new Date(start),
+      windowEnd: new Date(start + w.size),
+      records,
+    })),
   );
 }

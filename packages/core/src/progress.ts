@@ -53,6 +53,22 @@ export interface BatchProgress {
   readonly lateRecords?: Readonly<Record<string, number>>;
   /** With event-time windows: those the batch made final, and where the sink wrote them. */
   readonly windows?: readonly FinalWindowProgress[];
+  /** With event-time windows: those still open after the batch, by name then start. */
+  readonly openWindows?: readonly OpenWindowProgress[];
+  /** The batch's metrics, as the sink received them (the aggregators' results). */
+  readonly metrics?: unknown;
+}
+
+/** An event-time window still open after a batch, as progress reports it. */
+export interface OpenWindowProgress {
+  /** The window's name, such as `'hourly'`. */
+  readonly name: string;
+  /** Its start (inclusive), UTC. */
+  readonly windowStart: Date;
+  /** Its end (exclusive), UTC. */
+  readonly windowEnd: Date;
+  /** Records it holds so far. */
+  readonly records: number;
 }
 
 /** An event-time window a batch made final, as progress reports it. */

@@ -16,7 +16,10 @@ const typeCheckOnly: Record<string, string> = {
   'packages/kafka-source/src/producer.ts#createKafkaProducer': 'needs a Kafka broker',
   'packages/kafka-source/src/kafka-source.ts#kafkaSource': 'needs a Redpanda Cloud password',
   'README.md#Compose a pipeline in code': 'reads orders.jsonl until stopped',
+  'README.md#Live dashboard': 'serves HTTP on port 8080 while it reads orders.jsonl',
   'packages/kafka-source/README.md#@ticketflow/kafka-source': 'needs a Kafka broker',
+  'packages/ops/src/operations.ts#serveOperations': 'serves HTTP on port 8080 while the pipeline runs',
+  'packages/ops/README.md#@ticketflow/ops': 'serves HTTP on port 8080 while the pipeline runs',
 };
 
 const modules = extractExamples().map(exampleModule);
@@ -60,7 +63,7 @@ it('finds the examples of every package', () => {
   const files = new Set(
     modules.map(({ example: { file } }) => (file === 'README.md' ? file : file.split('/')[1])),
   );
-  expect([...files].sort()).toEqual(['README.md', 'core', 'json-sink', 'kafka-source', 's3-store']);
+  expect([...files].sort()).toEqual(['README.md', 'core', 'json-sink', 'kafka-source', 'ops', 's3-store']);
   const ids = new Set(modules.map((m) => m.example.id));
   for (const id of Object.keys(typeCheckOnly)) expect(ids, `stale typeCheckOnly entry ${id}`).toContain(id);
 });

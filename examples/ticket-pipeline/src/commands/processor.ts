@@ -6,6 +6,7 @@ import {
   createPipeline,
   type DeadLetterHandler,
   type Lease,
+  type PipelineEvent,
   type Source,
   type Step,
 } from '@ticketflow/core';
@@ -16,9 +17,11 @@ import {
   jsonSink,
   type S3RetryEvent,
 } from '@ticketflow/json-sink';
+import { type Operations, serveOperations } from '@ticketflow/ops';
+import { Subject } from 'rxjs';
 import type { EnrichedTicket } from '../domain/ticket';
 import type { Logger } from '../logger';
-import { type Operations, type OperationsSettings, startOperations } from '../ops/operations';
+import { ticketDashboardView } from '../ops/ticket-dashboard';
 import { createFolder, defaultDeadLetterPath, openOutput } from '../output';
 import type { Shutdown } from '../shutdown';
 import {
@@ -32,8 +35,20 @@ import {
 } from '../ticket-metrics';
 
 /** Settings shared by every command that processes tickets. */
-export interface ProcessorSettings extends OperationsSettings {
+export interface ProcessorSettings {
+  /** The window span, in ms. */
   readonly window: number;
+  /** Serves `/healthz`, `/metrics` and the dashboard on this port when set; 0 picks a free port. */
+  readonly httpPort?: number | undefined;
+  /** The address the HTTP server listens on. Default `'127.0.0.1'` (this machine only). */
+  readonly httpHost?: string | undefined;
+  /**
+   * How long a failing durable step of a batch is retried, in ms, before the processor gives up and
+   * exits 1: recording the batch in the checkpoint, writing its dead letters, writing its batch file,
+   * committing it in the checkpoint (and the lease checks before each). Default: not retried (the
+   * processor exits at the first failure; S3 requests are still retried by the AWS SDK, about 16 s).
+   */
+  readonly sinkRetryFor?: number | undefined;
   readonly maxRecords: number | undefined;
   readonly out: string;
   readonly checkpoint: string | undefined;
@@ -79,14 +94,27 @@ export interface ProcessorCommonParts {
 /**
  * Runs the ticket processor until its source completes or the process is asked to stop (SIGINT,
  * SIGTERM): the open batch is then written and committed before it resolves. With `httpPort`, serves
- * `/healthz` and `/metrics` meanwhile (see `../ops/operations.ts`).
+ * `/healthz`, `/metrics` and the live dashboard (`/`) meanwhile (see `serveOperations` of
+ * `@ticketflow/ops`).
  */
 export async function runProcessor<R>(settings: ProcessorSettings, parts: ProcessorParts<R>): Promise<void> {
   // Key-named secrets (saslPassword) are redacted by the logger; nothing else in the settings is secret.
   parts.logger.debug('settings', { ...settings });
-  const ops = await startOperations(settings, { logger: parts.logger, sourceName: parts.source.name });
+  // The server answers (`starting`) while the outputs are opened; the pipeline's events follow.
+  const events$ = new Subject<PipelineEvent>();
+  const ops = await serveOperations({
+    events$,
+    ...(settings.httpPort !== undefined ? { port: settings.httpPort } : {}),
+    ...(settings.httpHost !== undefined ? { host: settings.httpHost } : {}),
+    portSetting: '--http-port',
+    sourceName: parts.source.name,
+    windowMs: settings.window,
+    ...(settings.sinkRetryFor !== undefined ? { retryFor: settings.sinkRetryFor } : {}),
+    logger: parts.logger,
+    dashboard: { title: 'ticket pipeline', view: ticketDashboardView },
+  });
   try {
-    await processTickets(settings, parts, ops);
+    await processTickets(settings, parts, ops, events$);
   } catch (error) {
     ops.failed(error);
     throw error;
@@ -95,7 +123,12 @@ export async function runProcessor<R>(settings: ProcessorSettings, parts: Proces
   }
 }
 
-async function processTickets<R>(settings: ProcessorSettings, parts: ProcessorParts<R>, ops: Operations) {
+async function processTickets<R>(
+  settings: ProcessorSettings,
+  parts: ProcessorParts<R>,
+  ops: Operations,
+  events$: Subject<PipelineEvent>,
+) {
   const { logger } = parts;
   const { source } = parts;
   const onRetry = (e: S3RetryEvent) => {
@@ -172,7 +205,7 @@ async function processTickets<R>(settings: ProcessorSettings, parts: ProcessorPa
     lease: { assertHeld: async () => void (await Promise.all(leases.map((l) => l.assertHeld()))) },
     ...(eventTime ? { eventTime } : {}),
   });
-  ops.observe(pipeline.events$);
+  pipeline.events$.subscribe(events$);
   pipeline.events$.subscribe((event) => {
     if (event.type === 'batch-committed') {
       const p = event.batch;

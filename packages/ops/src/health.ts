@@ -1,5 +1,5 @@
 /**
- * The processor's health, as `/healthz` reports it.
+ * A pipeline's health, as `/healthz` reports it.
  *
  * The processor is healthy (HTTP 200) while it runs, its source reaches its brokers and its batches are
  * written. It is unhealthy (HTTP 503) when any of these holds:
@@ -66,7 +66,23 @@ export interface Health {
   report(): HealthReport;
 }
 
-/** Creates the health state. See the module documentation for the rules. */
+/**
+ * Creates the health state. See the module documentation for the rules.
+ *
+ * @param options - the source's name, the window (ms), the connection probe, the stall limit (ms).
+ * @returns the health state; {@link Health.report} is cheap and may be called at every request.
+ *
+ * @example
+ * ```ts
+ * const health = createHealth({ sourceName: 'file:tickets.jsonl', windowMs: 30_000 });
+ * health.report().status;
+ * // 'starting'
+ * health.running();
+ * health.outputFailed('ENOSPC: no space left on device');
+ * health.report().reasons;
+ * // ['writing to the output fails: ENOSPC: no space left on device']
+ * ```
+ */
 export function createHealth(options: HealthOptions): Health {
   const now = options.now ?? Date.now;
   const stallAfterMs = options.stallAfterMs ?? Math.max(3 * options.windowMs, 60_000);

@@ -9,11 +9,10 @@ import {
   TicketflowError,
 } from '@ticketflow/core';
 import { memorySink, memorySource } from '@ticketflow/core/testing';
-import { Subject } from 'rxjs';
+import { type Observable, Subject } from 'rxjs';
 import { describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/logger';
-import { startOperations } from '../../src/ops/operations';
-import { parseMetrics } from './ops-support';
+import { serveOperations } from '../src/operations';
+import { lineLogger, parseMetrics } from './support';
 
 const batch = (batchId: number): Batch<{ n: number }> => ({
   batchId,
@@ -40,25 +39,24 @@ function flakySink(failures: number) {
   return { sink, written, calls: () => calls };
 }
 
-async function operations(sinkRetryFor: number | undefined) {
-  const lines: string[] = [];
-  const ops = await startOperations(
-    { window: 1000, ...(sinkRetryFor !== undefined ? { sinkRetryFor } : {}) },
-    {
-      logger: createLogger({ level: 'debug', write: (line) => lines.push(line) }),
-      sourceName: 'test',
-    },
-  );
-  return { ops, log: () => lines.join('') };
+async function operations(sinkRetryFor: number | undefined, pipelineEvents$?: Observable<PipelineEvent>) {
+  const { logger, text } = lineLogger();
+  const events = new Subject<PipelineEvent>();
+  const ops = await serveOperations({
+    events$: pipelineEvents$ ?? events,
+    sourceName: 'test',
+    windowMs: 1000,
+    ...(sinkRetryFor !== undefined ? { retryFor: sinkRetryFor } : {}),
+    logger,
+  });
+  return { ops, events, log: text };
 }
 
 /**
  * The engine's retry policy with the processor's settings, waiting 1 ms doubling to 4 ms, its retries
  * reaching the operations as a pipeline's `retrying` and `recovered` events.
  */
-function policy(ops: Awaited<ReturnType<typeof operations>>['ops']) {
-  const events = new Subject<PipelineEvent>();
-  ops.observe(events);
+function policy({ ops, events }: Awaited<ReturnType<typeof operations>>) {
   return retryPolicy({
     ...ops.retryOptions(),
     firstDelay: 1,
@@ -70,12 +68,13 @@ function policy(ops: Awaited<ReturnType<typeof operations>>['ops']) {
 
 describe('operations: retries and batch writes', () => {
   it('reports the output failing while a step is retried, counts and logs each retry, then recovers', async () => {
-    const { ops, log } = await operations(10 * 60_000);
+    const running = await operations(10 * 60_000);
+    const { ops, log } = running;
     ops.health.running();
     const healthDuring: boolean[] = [];
     const flaky = flakySink(3);
     const sink = ops.watchSink(flaky.sink);
-    await policy(ops)(
+    await policy(running)(
       'write',
       7,
       async () => {
@@ -98,12 +97,13 @@ describe('operations: retries and batch writes', () => {
   });
 
   it('fails at once without sinkRetryFor, leaving the output reported as failing', async () => {
-    const { ops } = await operations(undefined);
+    const running = await operations(undefined);
+    const { ops } = running;
     ops.health.running();
     const flaky = flakySink(1);
     const sink = ops.watchSink(flaky.sink);
     await expect(
-      policy(ops)('write', 0, () => sink.write(batch(0)), new AbortController().signal),
+      policy(running)('write', 0, () => sink.write(batch(0)), new AbortController().signal),
     ).rejects.toThrow('EIO: attempt 1');
     expect(flaky.calls()).toBe(1);
     expect(ops.health.report()).toMatchObject({
@@ -114,7 +114,8 @@ describe('operations: retries and batch writes', () => {
   });
 
   it("stops retrying once the pipeline is asked to stop, throwing the step's own error", async () => {
-    const { ops } = await operations(10 * 60_000);
+    const running = await operations(10 * 60_000);
+    const { ops } = running;
     const stop = new AbortController();
     let calls = 0;
     const step = async () => {
@@ -122,21 +123,22 @@ describe('operations: retries and batch writes', () => {
       if (calls === 2) stop.abort();
       throw new TicketflowError('CHECKPOINT_FAILED', `cannot commit batch 2: EIO ${calls}`);
     };
-    await expect(policy(ops)('commit', 2, step, stop.signal)).rejects.toThrow('cannot commit batch 2: EIO 2');
+    await expect(policy(running)('commit', 2, step, stop.signal)).rejects.toThrow(
+      'cannot commit batch 2: EIO 2',
+    );
     // The attempt during which the stop came was the last one.
     expect(calls).toBe(2);
     await ops.close();
   });
 
   it("follows a pipeline's events and runs without an HTTP server by default", async () => {
-    const { ops } = await operations(undefined);
-    expect(ops.server).toBeUndefined();
     const pipeline = createPipeline({
       source: memorySource([{ values: ['a', 'b', 'c'] }]),
       metrics: metrics({ n: count() }),
       sink: memorySink(),
     });
-    ops.observe(pipeline.events$);
+    const { ops } = await operations(undefined, pipeline.events$);
+    expect(ops.server).toBeUndefined();
     expect(ops.health.report().status).toBe('starting');
     const reads: number[] = [];
     pipeline.events$.subscribe((e) => {

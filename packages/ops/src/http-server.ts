@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { InvalidOptionError, TicketflowError } from '@ticketflow/core';
+import { dashboardAssets, readAsset, type StaticAsset } from './assets';
 import type { HealthReport } from './health';
 
 /** Options of {@link startOpsServer}. */
@@ -13,6 +14,22 @@ export interface OpsServerOptions {
   readonly health: () => HealthReport;
   /** The Prometheus text `/metrics` answers with. */
   readonly metrics: () => Promise<{ readonly contentType: string; readonly body: string }>;
+  /**
+   * Answers `GET /events` (server-sent events); without it, `/events` is not served. The handler owns
+   * the response from then on.
+   */
+  readonly events?: (request: IncomingMessage, response: ServerResponse) => void;
+  /**
+   * Serves the dashboard: `/` (and `/index.html`), `/dashboard.js`, `/dashboard.css` from this
+   * package's `dashboard/` folder, `/vendor/uPlot.iife.min.js` and `/vendor/uPlot.min.css` from the
+   * installed `uplot` package. Default false (then `/` answers 404).
+   */
+  readonly dashboard?: boolean;
+  /**
+   * How the port is named in the error when it cannot be used, such as the command-line flag that set
+   * it (`'--http-port'`). Default `'port'`.
+   */
+  readonly portSetting?: string;
 }
 
 /** The running operations server. */
@@ -21,11 +38,17 @@ export interface OpsServer {
   readonly port: number;
   /** The address it listens on. */
   readonly host: string;
-  /** Stops listening and closes open connections. */
+  /** Stops listening and closes open connections (event streams included). Idempotent. */
   close(): Promise<void>;
 }
 
-function send(response: ServerResponse, status: number, contentType: string, body: string, head: boolean) {
+function send(
+  response: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string | Buffer,
+  head: boolean,
+) {
   response.writeHead(status, {
     'content-type': contentType,
     'content-length': Buffer.byteLength(body),
@@ -37,18 +60,49 @@ function send(response: ServerResponse, status: number, contentType: string, bod
 const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
- * Serves the processor's operations endpoints over plain HTTP:
+ * Serves a pipeline's operations endpoints over plain HTTP:
  *
  * - `GET /healthz`: the {@link HealthReport} as JSON, status 200 when healthy, 503 otherwise;
  * - `GET /metrics`: every metric in the Prometheus text format;
+ * - `GET /events`: server-sent events, with `options.events`;
+ * - `GET /`, `/dashboard.js`, `/dashboard.css`, `/vendor/uPlot.iife.min.js`, `/vendor/uPlot.min.css`:
+ *   the dashboard, with `options.dashboard`;
  * - anything else: 404 (405 for a method other than GET or HEAD).
  *
- * Resolves once the server listens; rejects with a one-line error when the address cannot be used.
+ * Every answer carries `cache-control: no-store`.
+ *
+ * @param options - where to listen, and what the endpoints answer with.
+ * @returns the server, once it listens.
+ * @throws `InvalidOptionError` (one line, naming `options.portSetting`) when the address is in use,
+ *   not allowed or not available; a `TicketflowError` `INTERNAL` for any other listen error.
+ *
+ * @example
+ * ```ts
+ * const health = createHealth({ sourceName: 'file:tickets.jsonl', windowMs: 30_000 });
+ * const metrics = createPipelineMetrics({ processMetrics: false });
+ * const server = await startOpsServer({
+ *   port: 0,
+ *   health: () => health.report(),
+ *   metrics: () => metrics.render(),
+ * });
+ * const response = await fetch(`http://127.0.0.1:${server.port}/healthz`);
+ * response.status;
+ * // 503
+ * await server.close();
+ * ```
  */
 export async function startOpsServer(options: OpsServerOptions): Promise<OpsServer> {
   const host = options.host ?? '127.0.0.1';
+  const assets: ReadonlyMap<string, StaticAsset> = options.dashboard ? dashboardAssets() : new Map();
+  const endpoints = [
+    ...(options.dashboard ? ['/'] : []),
+    '/healthz',
+    '/metrics',
+    ...(options.events ? ['/events'] : []),
+  ];
+  const notFound = `${JSON.stringify({ error: 'not found', endpoints })}\n`;
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
-    const path = (request.url ?? '/').split('?')[0];
+    const path = (request.url ?? '/').split('?')[0] ?? '/';
     const head = request.method === 'HEAD';
     if (request.method !== 'GET' && !head) {
       response.setHeader('allow', 'GET, HEAD');
@@ -61,8 +115,13 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
     } else if (path === '/metrics') {
       const { contentType, body } = await options.metrics();
       send(response, 200, contentType, body, head);
+    } else if (path === '/events' && options.events) {
+      options.events(request, response);
     } else {
-      send(response, 404, JSON_TYPE, '{"error":"not found","endpoints":["/healthz","/metrics"]}\n', head);
+      const asset = assets.get(path);
+      const body = asset ? await readAsset(asset) : undefined;
+      if (asset && body) send(response, 200, asset.contentType, body, head);
+      else send(response, 404, JSON_TYPE, notFound, head);
     }
   };
   const server = createServer((request, response) => {
@@ -79,10 +138,11 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   await new Promise<void>((resolve, reject) => {
     const onError = (error: NodeJS.ErrnoException) => {
       const where = `${host}:${options.port}`;
+      const setting = options.portSetting ?? 'port';
       reject(
         error.code === 'EADDRINUSE' || error.code === 'EACCES' || error.code === 'EADDRNOTAVAIL'
           ? new InvalidOptionError(
-              `--http-port ${options.port}: cannot listen on ${where} (${error.code === 'EADDRINUSE' ? 'address in use' : error.code === 'EACCES' ? 'permission denied' : 'address not available'})`,
+              `${setting} ${options.port}: cannot listen on ${where} (${error.code === 'EADDRINUSE' ? 'address in use' : error.code === 'EACCES' ? 'permission denied' : 'address not available'})`,
             )
           : new TicketflowError('INTERNAL', `cannot listen on ${where}: ${error.message}`),
       );

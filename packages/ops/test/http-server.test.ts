@@ -1,8 +1,8 @@
 import { Agent, request } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import type { HealthReport } from '../../src/ops/health';
-import { startOpsServer } from '../../src/ops/http-server';
-import { httpGet } from './ops-support';
+import type { HealthReport } from '../src/health';
+import { startOpsServer } from '../src/http-server';
+import { httpGet } from './support';
 
 function report(healthy: boolean): HealthReport {
   return {
@@ -84,6 +84,7 @@ describe('operations HTTP server', () => {
         startOpsServer({
           port: first.port,
           host: '127.0.0.1',
+          portSetting: '--http-port',
           health: () => report(true),
           metrics: async () => ({ contentType: 't', body: '' }),
         }),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createHealth } from '../../src/ops/health';
+import { createHealth } from '../src/health';
 
 function clock(start = 1_000_000) {
   let t = start;

@@ -55,6 +55,22 @@ export const BATCH_DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
  * | `ticketflow_consumer_lag{partition}` | gauge | log end offset minus the consumer's position, per partition (Kafka only) |
  * | `ticketflow_data_loss_records_total` | counter | records lost before they could be read (retention, `DeleteRecords`) and accepted with `--on-data-loss continue`, counted with the committed batch that records them |
  * | `ticketflow_healthy` | gauge | 1 while `/healthz` answers 200, else 0 |
+ *
+ * `ticketflow_consumer_lag` exists only with `options.lag`, `ticketflow_healthy` only with
+ * `options.healthy`. The registry is never prom-client's global one, so several pipelines (or tests)
+ * in one process do not share counters.
+ *
+ * @param options - lag and health probes, read at each scrape; `processMetrics` (default true).
+ * @returns the metrics; {@link PipelineMetrics.render} gives the Prometheus text.
+ *
+ * @example
+ * ```ts
+ * const metrics = createPipelineMetrics({ processMetrics: false });
+ * metrics.sinkWriteFailed();
+ * const { body } = await metrics.render();
+ * body.includes('ticketflow_sink_write_failures_total 1');
+ * // true
+ * ```
  */
 export function createPipelineMetrics(options: PipelineMetricsOptions = {}): PipelineMetrics {
   const registry = new Registry();

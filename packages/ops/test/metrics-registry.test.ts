@@ -1,8 +1,8 @@
 import type { BatchProgress } from '@ticketflow/core';
 import { register as globalRegistry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { createPipelineMetrics } from '../../src/ops/metrics-registry';
-import { parseMetrics } from './ops-support';
+import { createPipelineMetrics } from '../src/metrics-registry';
+import { parseMetrics } from './support';
 
 function progress(
   batchId: number,
