@@ -126,6 +126,38 @@ describe('event-time rollups from a file', () => {
   });
 });
 
+describe('rollups on an existing output', () => {
+  it('refuses, with one line, to turn rollups on or off, or to add one, on an output that has batches', async () => {
+    const input = join(dir, 'tickets.jsonl');
+    await writeFile(input, `${generatedTickets(300, 8).join('\n')}\n`);
+    const processOnce = (out: string, rollups: string[]) =>
+      runCli(['process', '--input', input, '--max-records', '100', '--out', out, '--quiet', ...rollups]);
+    const cases: Array<[string, string[], string[], RegExp]> = [
+      ['on', [], ['--rollups', 'hour,day'], /has 3 committed batch\(es\) made without event-time windows/],
+      [
+        'off',
+        ['--rollups', 'hour'],
+        [],
+        /keeps event-time windows \(hourly\): without them/,
+      ],
+      [
+        'added',
+        ['--rollups', 'hour'],
+        ['--rollups', 'hour,day'],
+        /saved: hourly \(1h\); now: hourly \(1h\), daily \(24h\)/,
+      ],
+    ];
+    for (const [name, first, second, reason] of cases) {
+      const out = join(dir, name);
+      expect((await processOnce(out, first)).code).toBe(0);
+      const again = await processOnce(out, second);
+      expect(again.code, name).toBe(1);
+      const errors = again.stderr.split('\n').filter((line) => line.startsWith('ticket-pipeline:'));
+      expect(errors, name).toEqual([expect.stringMatching(reason)]);
+    }
+  });
+});
+
 describe('event-time rollups on a real Kafka broker', () => {
   beforeAll(() => ensureBroker());
   afterAll(() => ensureBroker());

@@ -115,7 +115,14 @@ export interface EventTimeState {
   readonly windows: Readonly<
     Record<
       string,
-      { readonly codec: string; readonly open: readonly (readonly [number, number, StateData])[] }
+      {
+        /** The codec id of the window's metrics. */
+        readonly codec: string;
+        /** The window's size in ms. */
+        readonly size?: number;
+        /** The open windows: `[start, records, state]`. */
+        readonly open: readonly (readonly [number, number, StateData])[];
+      }
     >
   >;
 }

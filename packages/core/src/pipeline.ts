@@ -12,7 +12,7 @@ import {
 } from 'rxjs';
 import type { Aggregator } from './aggregator';
 import { type Batch, dataLossOf, type Sink } from './batch';
-import type { BatchPlan, CheckpointStore } from './checkpoint';
+import type { BatchPlan, CheckpointState, CheckpointStore } from './checkpoint';
 import { type DeadLetterHandler, discardDeadLetters } from './dead-letter';
 import type { Duration } from './duration';
 import { type ErrorCode, InvalidOptionError, TicketflowError, toTicketflowError } from './errors';
@@ -188,6 +188,7 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
         `cannot read the checkpoint at ${checkpoint.location}`,
       );
     });
+    checkEventTimeHistory(state, options.eventTime, checkpoint.location);
     const pending = state.pending;
     let nextBatchId = state.nextBatchId;
     let positions: Positions = state.positions;
@@ -477,4 +478,29 @@ function openWindowsOf(
       records,
     })),
   );
+}
+
+/**
+ * Refuses to turn event-time windows on for an output whose committed batches were made without them
+ * (the windows would miss those records yet be written as final), or off while the checkpoint holds
+ * open windows (they would never be written).
+ */
+function checkEventTimeHistory(
+  state: CheckpointState,
+  eventTime: EventTimeOptions<never> | undefined,
+  location: string,
+): void {
+  if (eventTime !== undefined && state.eventTime === undefined && state.nextBatchId > 0) {
+    throw new TicketflowError(
+      'INVALID_STATE',
+      `the checkpoint at ${location} has ${state.nextBatchId} committed batch(es) made without event-time windows: windows started now would miss their records yet be written as final; start a new output location for event-time windows`,
+    );
+  }
+  if (eventTime === undefined && state.eventTime !== undefined) {
+    const names = Object.keys(state.eventTime.windows).join(', ');
+    throw new TicketflowError(
+      'INVALID_STATE',
+      `the checkpoint at ${location} keeps event-time windows (${names}): without them, the windows still open would never be written; run with them, or start a new output location`,
+    );
+  }
 }

@@ -220,7 +220,10 @@ describe('event-time windows', () => {
     });
     expect(finals(resumed[0] as WindowBatch<Acc>)).toEqual([['hourly', 0, 2]]);
     const changed = eventTime({
-      windows: [tumblingWindow({ name: 'hourly', size: '1h', metrics: metrics({ n: count() }) })],
+      windows: [
+        tumblingWindow({ name: 'hourly', size: '1h', metrics: metrics({ n: count() }) }),
+        tumblingWindow({ name: 'daily', size: '24h', metrics: perWindow }),
+      ],
     });
     const { error } = playCatching([{ at: 1, chunk: at('a', [1.1]) }], {
       endAt: 10,
@@ -399,5 +402,57 @@ describe('event-time options', () => {
     expect(() => tumblingWindow({ name: 'per hour', size: '1h', metrics: perWindow })).toThrow(
       /a window name must be/,
     );
+  });
+});
+
+describe('event-time windows across runs on one output', () => {
+  const lines = (hours: number[]) => hours.map((h) => JSON.stringify({ t: h * H, v: 1 }));
+  const run = (checkpoint: ReturnType<typeof memoryCheckpointStore>, eventTime?: EventTimeOptions<Rec>) =>
+    createPipeline({
+      source: memorySource([{ values: lines([0.5, 0.6, 1.5, 1.6]) }]),
+      decode: (line: string) => JSON.parse(line) as Rec,
+      metrics: spec,
+      checkpoint,
+      sink: { write: async () => {}, describe: () => 'memory' },
+      window: { maxRecords: 2 },
+      ...(eventTime ? { eventTime } : {}),
+    }).run();
+
+  it('refuses to start windows on an output whose committed batches were made without them', async () => {
+    const checkpoint = memoryCheckpointStore();
+    await run(checkpoint);
+    await expect(run(checkpoint, eventTime())).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+      message: expect.stringMatching(/has 2 committed batch\(es\) made without event-time windows/),
+    });
+  });
+
+  it('refuses to drop open windows, and to add or remove a window', async () => {
+    const checkpoint = memoryCheckpointStore();
+    const hourlyOnly = eventTime({
+      windows: [tumblingWindow({ name: 'hourly', size: '1h', metrics: perWindow })],
+    });
+    await run(checkpoint, hourlyOnly);
+    await expect(run(checkpoint)).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+      message: expect.stringMatching(/keeps event-time windows \(hourly\): without them/),
+    });
+    await expect(run(checkpoint, eventTime())).rejects.toMatchObject({
+      code: 'INVALID_STATE',
+      message: expect.stringContaining('saved: hourly (1h); now: hourly (1h), daily (24h)'),
+    });
+    // The same windows again: accepted, and the lateness may change between runs.
+    await expect(run(checkpoint, { ...hourlyOnly, allowedLateness: '5m' })).resolves.toMatchObject({
+      batches: 0,
+    });
+  });
+
+  it('never counts a lane idle in a batch where it delivered records, however short the timeout', () => {
+    const batches = play([{ at: 5, chunk: at('a', [0.5, 0.6]), flush: true }], {
+      endAt: 10,
+      stopped: true,
+      eventTime: eventTime({ idleTimeout: 1 }),
+    });
+    expect(batches[0]?.eventTime?.watermark).toBe(0.5 * H);
   });
 });

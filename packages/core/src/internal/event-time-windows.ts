@@ -266,7 +266,8 @@ export class EventTimeWindows<T> {
         }
       }
     }
-    const watermark = options.recorded !== undefined ? options.recorded : this.#advance(now);
+    const active = new Set(partials.filter(([, p]) => p.seenAt !== NONE).map(([lane]) => lane));
+    const watermark = options.recorded !== undefined ? options.recorded : this.#advance(now, active);
     this.#watermark = watermark;
     const finalized: FinalWindowState[] = [];
     for (let i = 0; i < windows.length; i++) {
@@ -302,12 +303,14 @@ export class EventTimeWindows<T> {
   }
 
   /** The watermark after a batch: the minimum over active lanes, never moving back. */
-  #advance(now: number): number | null {
+  #advance(now: number, active: ReadonlySet<string>): number | null {
     let min = Number.POSITIVE_INFINITY;
-    for (const progress of this.#lanes.values()) {
-      if (progress.max2 === NONE || now - progress.seenAt >= this.#settings.idleTimeout) continue;
-      const lane = progress.max2 - this.#settings.allowedLateness;
-      if (lane < min) min = lane;
+    for (const [lane, progress] of this.#lanes) {
+      // A lane that delivered records in this batch is not idle, however short the timeout.
+      const idle = !active.has(lane) && now - progress.seenAt >= this.#settings.idleTimeout;
+      if (progress.max2 === NONE || idle) continue;
+      const candidate = progress.max2 - this.#settings.allowedLateness;
+      if (candidate < min) min = candidate;
     }
     if (min === Number.POSITIVE_INFINITY) return this.#watermark;
     return this.#watermark === null || min > this.#watermark ? min : this.#watermark;
@@ -319,12 +322,16 @@ export class EventTimeWindows<T> {
       const p = this.#lanes.get(name) as LaneProgress;
       lanes[name] = [p.max1 === NONE ? null : p.max1, p.max2 === NONE ? null : p.max2];
     }
-    const windows: Record<string, { codec: string; open: (readonly [number, number, StateData])[] }> = {};
+    const windows: Record<
+      string,
+      { codec: string; size: number; open: (readonly [number, number, StateData])[] }
+    > = {};
     this.#windows.forEach((window, i) => {
       const codec = this.#codecs[i] as StateCodec<unknown>;
       const open = this.#open[i] as Map<number, OpenWindow>;
       windows[window.name] = {
         codec: codec.id,
+        size: window.size,
         open: [...open.keys()]
           .sort((a, b) => a - b)
           .map((start) => {
@@ -337,6 +344,24 @@ export class EventTimeWindows<T> {
   }
 
   #restore(saved: EventTimeState, now: number): void {
+    // Windows added or removed since the state was saved would be written incomplete, or never.
+    const describe = (entries: Array<[string, number | undefined]>) =>
+      entries
+        .map(([name, size]) => (size === undefined ? name : `${name} (${formatSpan(size)})`))
+        .join(', ') || 'none';
+    const was = Object.entries(saved.windows ?? {}).map(
+      ([name, w]) => [name, w.size] as [string, number | undefined],
+    );
+    const current = this.#windows.map((w) => [w.name, w.size] as [string, number | undefined]);
+    const same =
+      was.length === current.length &&
+      was.every(([name, size]) => current.some(([n, s]) => n === name && (size === undefined || size === s)));
+    if (!same) {
+      throw new TicketflowError(
+        'INVALID_STATE',
+        `the event-time windows changed since the checkpoint saved them (saved: ${describe(was)}; now: ${describe(current)}): windows added now would miss the records already counted, and windows removed would never be written; run with the saved windows, or start a new output location`,
+      );
+    }
     this.#watermark = saved.watermark ?? null;
     for (const [lane, [max1, max2]] of Object.entries(saved.lanes ?? {})) {
       this.#lanes.set(lane, { max1: max1 ?? NONE, max2: max2 ?? NONE, seenAt: now });
@@ -355,4 +380,12 @@ export class EventTimeWindows<T> {
       for (const [start, records, data] of entry.open) open.set(start, { acc: codec.decode(data), records });
     });
   }
+}
+
+/** A window size for messages: `1h`, `24h`, `15m`, `90s`, or ms. */
+function formatSpan(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
 }
