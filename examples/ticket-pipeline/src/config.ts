@@ -161,17 +161,12 @@ const COMMON = {
   },
 } as const satisfies Record<string, Setting>;
 
-const KAFKA = {
+/** How to reach the brokers: every command that talks to Kafka takes these. */
+const KAFKA_CONNECTION = {
   brokers: {
     kind: 'string',
     description: 'Kafka bootstrap servers, HOST:PORT[,HOST:PORT]',
     env: 'KAFKA_BROKERS',
-  },
-  topic: {
-    kind: 'string',
-    description: 'topic of the tickets',
-    env: 'TICKETFLOW_TOPIC',
-    default: 'client_tickets',
   },
   'sasl-mechanism': {
     kind: 'string',
@@ -187,6 +182,61 @@ const KAFKA = {
   ssl: { kind: 'boolean', description: 'connect with TLS', env: 'KAFKA_SSL' },
   'ssl-ca': { kind: 'path', description: 'PEM file of the CA that signed the brokers', env: 'KAFKA_SSL_CA' },
 } as const satisfies Record<string, Setting>;
+
+/** The brokers and the topic of the tickets (`process`, `produce`). */
+const { brokers, ...KAFKA_AUTH } = KAFKA_CONNECTION;
+const KAFKA = {
+  brokers,
+  topic: {
+    kind: 'string',
+    description: 'topic of the tickets',
+    env: 'TICKETFLOW_TOPIC',
+    default: 'client_tickets',
+  },
+  ...KAFKA_AUTH,
+} as const satisfies Record<string, Setting>;
+
+/**
+ * The topic of the partial aggregates (see "Scale-out" in the design): `process --partials-topic` writes
+ * each micro-batch's partial there, in one Kafka transaction with its offsets, instead of files; `merge`
+ * reads them (committed only) and writes the files.
+ */
+const PARTIALS_TOPIC = {
+  kind: 'string',
+  description:
+    'topic of the partial aggregates: process produces each batch there instead of writing files (needs --instance-id); merge reads it',
+  env: 'TICKETFLOW_PARTIALS_TOPIC',
+} as const satisfies Setting;
+
+/** A static group member id; with `--partials-topic`, also what names the processor's Kafka transactions. */
+const INSTANCE_ID = {
+  kind: 'string',
+  description:
+    'static group member id (faster rebalances on restart); with --partials-topic, the stable id of this partial processor (its transactional id)',
+  env: 'TICKETFLOW_INSTANCE_ID',
+} as const satisfies Setting;
+
+const ON_DATA_LOSS = {
+  kind: 'dataLoss',
+  description: 'when records were deleted before they were read: stop, or record the gap and go on',
+  env: 'TICKETFLOW_ON_DATA_LOSS',
+  default: 'fail',
+} as const satisfies Setting;
+
+/**
+ * The flags of `process` that only a processor writing files uses: with `--partials-topic` it writes none
+ * (the merge writes them), so these are refused when given on the command line. Their variables are
+ * ignored instead, since one environment is often shared by the partial processors and the merge.
+ */
+export const FILE_ONLY_FLAGS = [
+  'out',
+  'checkpoint',
+  'dead-letters',
+  'layout',
+  'gzip',
+  'lease-ttl',
+  'sink-retry-for',
+] as const;
 
 const PROCESSING = {
   window: {
@@ -353,17 +403,33 @@ export const COMMANDS = {
         env: 'TICKETFLOW_START_FROM',
         default: 'earliest',
       },
+      'instance-id': INSTANCE_ID,
+      'on-data-loss': ON_DATA_LOSS,
+      'partials-topic': PARTIALS_TOPIC,
+      ...PROCESSING,
+      ...EVENT_TIME,
+      ...QUIET,
+      ...COMMON,
+    },
+  },
+  merge: {
+    summary:
+      'merge the partial aggregates of several `process --partials-topic` processors into the metrics files',
+    settings: {
+      ...KAFKA_CONNECTION,
+      'partials-topic': PARTIALS_TOPIC,
+      group: {
+        kind: 'string',
+        description: "Kafka consumer group of the merge (not the partial processors' group)",
+        env: 'TICKETFLOW_MERGE_GROUP',
+        default: 'ticketflow-merge',
+      },
       'instance-id': {
         kind: 'string',
         description: 'static group member id (faster rebalances on restart)',
-        env: 'TICKETFLOW_INSTANCE_ID',
+        env: 'TICKETFLOW_MERGE_INSTANCE_ID',
       },
-      'on-data-loss': {
-        kind: 'dataLoss',
-        description: 'when records were deleted before they were read: stop, or record the gap and go on',
-        env: 'TICKETFLOW_ON_DATA_LOSS',
-        default: 'fail',
-      },
+      'on-data-loss': ON_DATA_LOSS,
       ...PROCESSING,
       ...EVENT_TIME,
       ...QUIET,
@@ -484,6 +550,23 @@ const SCHEMA = {
           message: 'must be a file, or - for standard input',
           params: { given: 'a folder' },
         });
+      } else if (s.partialsTopic !== undefined && s.input !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'process takes --partials-topic with --brokers, not with --input',
+        });
+      } else if (s.partialsTopic !== undefined && s.instanceId === undefined) {
+        // Zombie fencing needs an id that the restarted processor gives again: no random default.
+        ctx.addIssue({
+          code: 'custom',
+          message:
+            'process --partials-topic needs --instance-id ID (or TICKETFLOW_INSTANCE_ID), stable across restarts and different for each partial processor',
+        });
+      } else if (s.partialsTopic !== undefined && s.partialsTopic === s.topic) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `--partials-topic must differ from --topic, got ${JSON.stringify(s.topic)} for both`,
+        });
       }
     })
     .transform((s) => ({
@@ -492,7 +575,33 @@ const SCHEMA = {
         s.input !== undefined ? { kind: 'file', path: s.input } : { kind: 'kafka', brokers: s.brokers },
       ),
     })),
+  merge: z
+    .object(fieldsOf('merge'))
+    .superRefine(outputIsFolder)
+    .superRefine((s, ctx) => {
+      if (s.brokers === undefined) {
+        ctx.addIssue({ code: 'custom', message: 'merge needs --brokers HOST:PORT (or KAFKA_BROKERS)' });
+      } else if (s.partialsTopic === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'merge needs --partials-topic TOPIC (or TICKETFLOW_PARTIALS_TOPIC)',
+        });
+      }
+    })
+    .transform((s) => ({ ...s, brokers: s.brokers as string, partialsTopic: s.partialsTopic as string })),
 };
+
+/**
+ * Flags given on the command line that the chosen mode of a command does not use: `process
+ * --partials-topic` writes no files. Returns the one-line refusal, if any.
+ */
+function unusedFlag(name: CommandName, settings: unknown, given: ReadonlySet<string>): string | undefined {
+  if (name !== 'process' || (settings as Settings<'process'>).partialsTopic === undefined) return undefined;
+  const flag = FILE_ONLY_FLAGS.find((f) => given.has(f));
+  return flag === undefined
+    ? undefined
+    : `process --partials-topic writes no files, so --${flag} is not used: give it to the merge command instead`;
+}
 
 /** The validated settings of a command, in camelCase; a setting without value or default is `undefined`. */
 export type Settings<C extends CommandName> = {
@@ -512,6 +621,8 @@ function version(): string {
 function valuesOf(command: Command, settings: Record<string, Setting>, env: NodeJS.ProcessEnv) {
   const texts: Record<string, string> = {};
   const from: Record<string, string> = {};
+  /** The flags given on the command line. */
+  const flags = new Set<string>();
   const given = command.opts<Record<string, string | boolean>>();
   for (const [flag, setting] of Object.entries(settings)) {
     const key = camel(flag);
@@ -520,6 +631,7 @@ function valuesOf(command: Command, settings: Record<string, Setting>, env: Node
     if (value !== undefined) {
       texts[key] = String(value);
       from[key] = `--${flag}`;
+      flags.add(flag);
     } else if (variable !== undefined && variable !== '') {
       texts[key] = variable;
       from[key] = setting.env;
@@ -528,13 +640,17 @@ function valuesOf(command: Command, settings: Record<string, Setting>, env: Node
       from[key] = `--${flag}`;
     }
   }
-  return { texts, from };
+  return { texts, from, flags };
 }
 
 function validate<C extends CommandName>(name: C, command: Command, env: NodeJS.ProcessEnv): Settings<C> {
-  const { texts, from } = valuesOf(command, COMMANDS[name].settings, env);
+  const { texts, from, flags } = valuesOf(command, COMMANDS[name].settings, env);
   const result = SCHEMA[name].safeParse(texts);
-  if (result.success) return result.data as unknown as Settings<C>;
+  if (result.success) {
+    const unused = unusedFlag(name, result.data, flags);
+    if (unused !== undefined) throw new InvalidOptionError(unused);
+    return result.data as unknown as Settings<C>;
+  }
   const issue = result.error.issues[0] as z.core.$ZodIssue;
   const key = issue.path[0];
   if (typeof key !== 'string') throw new InvalidOptionError(issue.message);

@@ -94,6 +94,11 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
         return 0;
       }
       const connection = kafkaConnection(settings);
+      if (settings.partialsTopic !== undefined) {
+        const { runPartials } = await import('./commands/partials');
+        await runPartials(settings, connection, logger, shutdown);
+        return 0;
+      }
       const [{ kafkaDeadLetters, kafkaSource, kafkaText }, { ticketDecoder }] = await Promise.all([
         import('@ticketflow/kafka-source'),
         import('./ticket-metrics'),
@@ -119,6 +124,14 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
         shutdown,
         deadLetters,
       });
+      return 0;
+    }
+    case 'merge': {
+      const { settings } = parsed;
+      const secrets = settings.saslPassword ? [settings.saslPassword] : [];
+      const logger = createLogger({ level: settings.logLevel, format: settings.logFormat, secrets });
+      const { runMergeCommand } = await import('./commands/partials');
+      await runMergeCommand(settings, kafkaConnection(settings), logger, shutdown);
       return 0;
     }
     case 'produce': {

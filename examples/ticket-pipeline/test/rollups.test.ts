@@ -134,12 +134,7 @@ describe('rollups on an existing output', () => {
       runCli(['process', '--input', input, '--max-records', '100', '--out', out, '--quiet', ...rollups]);
     const cases: Array<[string, string[], string[], RegExp]> = [
       ['on', [], ['--rollups', 'hour,day'], /has 3 committed batch\(es\) made without event-time windows/],
-      [
-        'off',
-        ['--rollups', 'hour'],
-        [],
-        /keeps event-time windows \(hourly\): without them/,
-      ],
+      ['off', ['--rollups', 'hour'], [], /keeps event-time windows \(hourly\): without them/],
       [
         'added',
         ['--rollups', 'hour'],

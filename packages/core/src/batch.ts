@@ -1,4 +1,5 @@
 import type { FinalWindow } from './event-time';
+import type { PartialAggregate } from './partial';
 import type { InputRange } from './source';
 
 /** Records of one lane lost before they could be read, as a batch reports them. */
@@ -71,6 +72,11 @@ export interface Batch<M> {
    * empty when none. A replay makes the same windows final with the same content.
    */
   readonly windows?: readonly FinalWindow[];
+  /**
+   * In a partial stage (`createPipeline({ stage: 'partial' })`): the batch as a partial aggregate, for
+   * the sink to hand on to the merge stage. Absent otherwise.
+   */
+  readonly partial?: PartialAggregate;
 }
 
 /**

@@ -70,7 +70,19 @@ export {
   type ReplayWindow,
   type WindowBatch,
 } from './micro-batch';
-export { createPipeline, type Pipeline, type PipelineOptions, type WindowOptions } from './pipeline';
+export {
+  PARTIAL_FORMAT,
+  type PartialAggregate,
+  type PartialEventTime,
+  parsePartial,
+} from './partial';
+export {
+  createPipeline,
+  type MergePipelineOptions,
+  type Pipeline,
+  type PipelineOptions,
+  type WindowOptions,
+} from './pipeline';
 export type { LaneLag, PipelineEvent, PipelineEventOf, SourceStatus } from './pipeline-events';
 export type {
   BatchDurations,

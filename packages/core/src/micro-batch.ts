@@ -13,8 +13,10 @@ import type { EventTimeOptions, EventTimeState, FinalWindow } from './event-time
 import { type DecodedEvent, type DecodedRecords, decodeRecords, REFUSED } from './internal/decode-records';
 import { EventTimeWindows, eventTimeSettings, type LanePartial } from './internal/event-time-windows';
 import { recover } from './internal/recovery';
+import type { PartialAggregate, PartialEventTime } from './partial';
 import type { Step } from './rejection';
 import type { DataGap, InputRange, OffsetRange, Positions, RecordChunk } from './source';
+import { decodeState, stateCodecOf } from './state-codec';
 
 /** A window to rebuild exactly: the recorded plan of a batch that was not committed before a crash. */
 export interface ReplayWindow {
@@ -64,6 +66,13 @@ export interface MicroBatchOptions<R, T, Acc> {
    * the end of the input.
    */
   readonly stopped?: AbortSignal;
+  /**
+   * `'final'` (default): records folded, windows made final here. `'partial'`: records folded, each
+   * batch carries its event-time contributions ({@link WindowBatch.partialEventTime}) and no window is
+   * kept or made final. `'merge'`: the decoded values are {@link PartialAggregate}s, merged into the
+   * batch (which counts their records) and their contributions into the windows.
+   */
+  readonly stage?: 'final' | 'partial' | 'merge';
 }
 
 /** What a micro-batch decided about event time (present only with event-time windows). */
@@ -98,8 +107,12 @@ export interface WindowBatch<Acc> {
   readonly foldMs: number;
   /** True for the last window of an input that ended (not stopped): every event-time window is final. */
   readonly endOfInput: boolean;
-  /** Event-time decisions; absent without event-time windows. */
+  /** Event-time decisions; absent without event-time windows and in the partial stage. */
   readonly eventTime?: BatchEventTime;
+  /** Partial stage with event-time windows: the batch's contributions to hand on. */
+  readonly partialEventTime?: PartialEventTime;
+  /** Merge stage: how many partial aggregates the batch merged. */
+  readonly partials?: number;
 }
 
 interface LaneFold<Acc> {
@@ -114,6 +127,8 @@ class OpenWindow<Acc> {
   readonly lanes = new Map<string, LaneFold<Acc>>();
   records = 0;
   invalidRecords = 0;
+  /** Merge stage: partial aggregates merged. */
+  partials = 0;
   foldMs = 0;
   /**
    * @param start - when the window opened
@@ -164,6 +179,7 @@ export function microBatch<R, T, Acc>(
   if (!(maxRecords >= 1)) throw new InvalidOptionError(`maxRecords must be at least 1, got ${maxRecords}`);
   const settings = options.eventTime ? eventTimeSettings(options.eventTime) : undefined;
   const scheduler = options.scheduler ?? asyncScheduler;
+  const stage = options.stage ?? 'final';
   const recovery = recover<R>({
     skipBefore: options.skipBefore ?? {},
     ...(options.replay ? { replay: options.replay.range } : {}),
@@ -181,14 +197,16 @@ export function microBatch<R, T, Acc>(
         ...(options.replay ? { replay: options.replay } : {}),
         ...(options.flushRequests ? { flushRequests: options.flushRequests } : {}),
         ...(options.stopped ? { stopped: options.stopped } : {}),
+        stage,
         ...(settings
           ? {
               eventTime: () =>
                 new EventTimeWindows<T>(
                   settings,
-                  options.eventTimeState,
+                  stage === 'partial' ? undefined : options.eventTimeState,
                   scheduler.now(),
                   options.aggregator,
+                  stage,
                 ),
             }
           : {}),
@@ -205,13 +223,16 @@ interface WindowOperatorOptions<T, Acc> {
   readonly flushRequests?: Observable<unknown>;
   readonly eventTime?: () => EventTimeWindows<T>;
   readonly stopped?: AbortSignal;
+  readonly stage: 'final' | 'partial' | 'merge';
 }
 
 /** The window operator: folds decoded runs into the open micro-batch (and event-time windows). */
 function windowOperator<T, Acc>(
   options: WindowOperatorOptions<T, Acc>,
 ): OperatorFunction<DecodedEvent<T>, WindowBatch<Acc>> {
-  const { aggregator, span, maxRecords, scheduler } = options;
+  const { aggregator, span, maxRecords, scheduler, stage } = options;
+  // The merge stage merges saved states: the batch aggregator's codec reads them.
+  const codec = stage === 'merge' ? stateCodecOf(aggregator, 'the metrics of a merge stage') : undefined;
   return (source) =>
     new Observable<WindowBatch<Acc>>((subscriber) => {
       const eventTime = options.eventTime?.();
@@ -219,9 +240,11 @@ function windowOperator<T, Acc>(
       const replayPlan = hasReplay ? options.replay : undefined;
       // While a replay is pending, new records see the watermark the replayed batch recorded.
       const beforeNew = (): number | null =>
-        replay !== undefined && replayPlan?.watermark !== undefined
-          ? replayPlan.watermark
-          : (eventTime?.watermark ?? null);
+        stage === 'partial'
+          ? null
+          : replay !== undefined && replayPlan?.watermark !== undefined
+            ? replayPlan.watermark
+            : (eventTime?.watermark ?? null);
       let replay: OpenWindow<Acc> | undefined = replayPlan
         ? new OpenWindow<Acc>(replayPlan.windowStart, eventTime?.watermark ?? null)
         : undefined;
@@ -251,6 +274,33 @@ function windowOperator<T, Acc>(
         let valid = 0;
         const partial = fold.partial;
         const before = window.before;
+        let refused = 0;
+        if (codec !== undefined) {
+          // Merge stage: each value is a partial aggregate, counted by the records it holds.
+          let records = 0;
+          let invalid = 0;
+          for (let i = from; i < to; i++) {
+            const value = values[i - start] as PartialAggregate | typeof REFUSED;
+            if (value === REFUSED) {
+              refused += 1;
+              continue;
+            }
+            acc = aggregator.merge(acc, decodeState(codec, value.state, 'a partial aggregate') as Acc);
+            if (partial !== undefined)
+              (eventTime as EventTimeWindows<T>).addContribution(partial, value.eventTime, before);
+            records += value.records;
+            invalid += value.invalidRecords;
+            valid += 1;
+          }
+          if (partial !== undefined && valid > 0) partial.seenAt = scheduler.now();
+          fold.acc = acc;
+          fold.to = offsets[to - 1] as number;
+          window.records += records;
+          window.invalidRecords += refused + invalid;
+          window.partials += valid;
+          window.foldMs += performance.now() - began;
+          return;
+        }
         for (let i = from; i < to; i++) {
           const value = values[i - start] as T | typeof REFUSED;
           if (value === REFUSED) continue;
@@ -298,8 +348,15 @@ function windowOperator<T, Acc>(
           replay: isReplay,
           foldMs: window.foldMs,
           endOfInput,
+          ...(stage === 'merge' ? { partials: window.partials } : {}),
         };
         if (eventTime === undefined) return batch;
+        if (stage === 'partial') {
+          const lanes = names.map(
+            (name) => [name, (window.lanes.get(name) as LaneFold<Acc>).partial as LanePartial] as const,
+          );
+          return { ...batch, partialEventTime: eventTime.closePartial(lanes) };
+        }
         const closed = eventTime.close(
           names.map(
             (name) => [name, (window.lanes.get(name) as LaneFold<Acc>).partial as LanePartial] as const,

@@ -21,12 +21,13 @@ import { eventTimeSettings } from './internal/event-time-windows';
 import type { Lease } from './lease';
 import { memoryCheckpointStore } from './memory-checkpoint-store';
 import { microBatch, type WindowBatch } from './micro-batch';
+import { PARTIAL_FORMAT, type PartialAggregate } from './partial';
 import type { PipelineEvent } from './pipeline-events';
 import type { BatchProgress, OpenWindowProgress, RunSummary } from './progress';
 import type { Step } from './rejection';
 import { type DurableStep, type RetryOptions, retryPolicy } from './retry';
 import type { Positions, RecordChunk, Source, SourceContext } from './source';
-import { stateCodecOf } from './state-codec';
+import { encodeState, stateCodecOf } from './state-codec';
 
 /** Window settings of a pipeline. */
 export interface WindowOptions {
@@ -79,7 +80,32 @@ export interface PipelineOptions<R, T, Acc, M> {
    * codec, naming it. Default: none.
    */
   readonly eventTime?: EventTimeOptions<T>;
+  /**
+   * Where this pipeline stands in partial/final aggregation across processes:
+   * - `'final'` (default): folds records and writes the final output itself;
+   * - `'partial'`: folds records, and hands each batch to the sink as a {@link PartialAggregate}
+   *   (`Batch.partial`: the encoded accumulator and, with `eventTime`, each window's contribution and
+   *   the source lanes' event times) instead of making windows final: a Kafka transaction then
+   *   produces it with the consumed offsets (`kafkaPartials`);
+   * - `'merge'`: its records are partial aggregates (decode them with `parsePartial`), merged into its
+   *   batches (which count the records they hold) and event-time windows (the watermark is computed
+   *   over the partials' source lanes), written as a final stage writes them.
+   *
+   * Throws `InvalidOptionError` at creation when `metrics` has no codec in the partial or merge stage.
+   */
+  readonly stage?: 'final' | 'partial' | 'merge';
 }
+
+/**
+ * Options of a merge stage (`createPipeline({ stage: 'merge', ... })`): its decode step yields
+ * {@link PartialAggregate}s (usually `parsePartial` after the message text), while `metrics` and
+ * `eventTime` are those of the partial processors' records (`In`).
+ */
+export type MergePipelineOptions<R, In, Acc, M> = Omit<PipelineOptions<R, In, Acc, M>, 'decode' | 'stage'> & {
+  readonly stage: 'merge';
+  /** Turns a raw record into the partial aggregate it carries, or refuses it. */
+  readonly decode: Step<R, PartialAggregate>;
+};
 
 /** A pipeline ready to run. */
 export interface Pipeline {
@@ -126,11 +152,25 @@ export interface Pipeline {
  * await pipeline.run();
  * ```
  */
-export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc, M>): Pipeline {
+export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc, M>): Pipeline;
+export function createPipeline<R, In, Acc, M>(options: MergePipelineOptions<R, In, Acc, M>): Pipeline;
+export function createPipeline<R, T, Acc, M>(
+  options: PipelineOptions<R, T, Acc, M> | MergePipelineOptions<R, T, Acc, M>,
+): Pipeline {
+  return buildPipeline(options as PipelineOptions<R, T, Acc, M>);
+}
+
+function buildPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc, M>): Pipeline {
   const { source, sink, metrics } = options;
   const checkpoint = options.checkpoint ?? memoryCheckpointStore();
   const deadLetters = (options.deadLetters ?? discardDeadLetters) as DeadLetterHandler<R>;
   const maxPending = options.maxPendingBatches ?? 2;
+  const stage = options.stage ?? 'final';
+  if (stage !== 'final' && stage !== 'partial' && stage !== 'merge')
+    throw new InvalidOptionError(`stage must be final, partial or merge, got ${JSON.stringify(stage)}`);
+  const partialCodec =
+    stage === 'partial' ? stateCodecOf(metrics, 'the metrics of a partial stage') : undefined;
+  if (stage === 'merge') stateCodecOf(metrics, 'the metrics of a merge stage');
   // Event-time windows are checked now, codecs included, rather than once the run has begun.
   if (options.eventTime) {
     for (const window of eventTimeSettings(options.eventTime).windows)
@@ -274,6 +314,20 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
         range: plan.range,
         // A replay keeps the losses its plan recorded and adds any found while reading it again.
         dataLoss: window.replay ? dataLossOf(plan.range, window.range) : dataLossOf(plan.range),
+        ...(partialCodec
+          ? {
+              partial: {
+                format: PARTIAL_FORMAT,
+                records: window.records,
+                invalidRecords: window.invalidRecords,
+                state: encodeState(partialCodec, window.accumulator),
+                range: plan.range,
+                windowStart: plan.windowStart,
+                windowEnd: plan.windowEnd,
+                ...(window.partialEventTime ? { eventTime: window.partialEventTime } : {}),
+              },
+            }
+          : {}),
         ...(window.eventTime
           ? {
               watermark: window.eventTime.watermark === null ? null : new Date(window.eventTime.watermark),
@@ -324,6 +378,7 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
         lostRecords: (batch.dataLoss ?? []).reduce((sum, loss) => sum + loss.lost, 0),
         output: sink.describe(plan.batchId),
         metrics: batch.metrics,
+        ...(window.partials !== undefined ? { partials: window.partials } : {}),
         ...(batch.windows
           ? {
               watermark: batch.watermark ?? null,
@@ -372,6 +427,7 @@ export function createPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc,
         ...(pending ? { replay: pending } : {}),
         flushRequests,
         stopped: abort.signal,
+        stage,
         ...(options.eventTime ? { eventTime: options.eventTime } : {}),
         ...(state.eventTime ? { eventTimeState: state.eventTime } : {}),
       }),

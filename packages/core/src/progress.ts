@@ -57,6 +57,8 @@ export interface BatchProgress {
   readonly openWindows?: readonly OpenWindowProgress[];
   /** The batch's metrics, as the sink received them (the aggregators' results). */
   readonly metrics?: unknown;
+  /** In a merge stage: how many partial aggregates the batch merged. */
+  readonly partials?: number;
 }
 
 /** An event-time window still open after a batch, as progress reports it. */

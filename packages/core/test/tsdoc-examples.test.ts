@@ -15,6 +15,7 @@ const typeCheckOnly: Record<string, string> = {
   'packages/s3-store/src/s3-blob-store.ts#s3BlobStore': 'needs S3',
   'packages/kafka-source/src/producer.ts#createKafkaProducer': 'needs a Kafka broker',
   'packages/kafka-source/src/kafka-source.ts#kafkaSource': 'needs a Redpanda Cloud password',
+  'packages/kafka-source/src/partials.ts#kafkaPartials': 'needs a Kafka broker with transactions',
   'README.md#Compose a pipeline in code': 'reads orders.jsonl until stopped',
   'README.md#Live dashboard': 'serves HTTP on port 8080 while it reads orders.jsonl',
   'packages/kafka-source/README.md#@ticketflow/kafka-source': 'needs a Kafka broker',

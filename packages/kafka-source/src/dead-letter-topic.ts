@@ -29,7 +29,8 @@ export const MIN_DEAD_LETTER_BYTES = 1024;
 /** Bytes kept free for the message's framing and the headers' varints. */
 const FRAMING_BYTES = 512;
 
-interface Letter {
+/** A dead letter waiting to be produced (internal: shared with `kafkaPartials`). */
+export interface Letter {
   readonly value: Buffer | null;
   readonly key: Buffer | string | null;
   readonly headers: readonly KafkaHeader[];
@@ -39,7 +40,8 @@ interface Letter {
   limit: number;
 }
 
-interface Message {
+/** The message a {@link Letter} is produced as. */
+export interface LetterMessage {
   readonly value: Buffer | null;
   readonly key: Buffer | string | null;
   readonly headers: KafkaHeader[];
@@ -60,7 +62,7 @@ function headersBytes(headers: readonly KafkaHeader[]): number {
  * headers; past the limit, the value is cut (then the original headers, then the key, dropped) and
  * `truncated` and `original_size` say so.
  */
-function messageOf(letter: Letter): Message {
+export function messageOf(letter: Letter): LetterMessage {
   const origin: KafkaHeader[] = Object.entries(letter.origin).map(([name, v]) => ({ [name]: v }));
   const valueBytes = byteLength(letter.value);
   const budget = letter.limit - FRAMING_BYTES;
@@ -90,7 +92,27 @@ function messageOf(letter: Letter): Message {
   };
 }
 
-const isTooLarge = (error: unknown) => clientErrorCode(error) === RDKAFKA.MSG_SIZE_TOO_LARGE;
+/** The letter of an invalid record: its value, key and headers, and the origin headers. */
+export function letterOf(letter: DeadLetter<KafkaRecord>, limit: number): Letter {
+  const origin = parseLane(letter.lane);
+  const record = letter.value;
+  return {
+    value: record.value ?? null,
+    key: record.key ?? null,
+    headers: record.headers ?? [],
+    origin: {
+      reason: letter.reason,
+      original_topic: origin?.topic ?? letter.lane,
+      original_partition: String(origin?.partition ?? ''),
+      original_offset: String(letter.offset),
+    },
+    where: `${letter.lane}@${letter.offset}`,
+    limit,
+  };
+}
+
+/** True when the client or the brokers refused a message as too large. */
+export const isTooLarge = (error: unknown) => clientErrorCode(error) === RDKAFKA.MSG_SIZE_TOO_LARGE;
 
 /**
  * A {@link DeadLetterHandler} producing each invalid record to a dead-letter topic, as the original:
@@ -286,21 +308,7 @@ export function kafkaDeadLetters(options: KafkaDeadLetterOptions): DeadLetterHan
 
   return {
     write(letter: DeadLetter<KafkaRecord>) {
-      const origin = parseLane(letter.lane);
-      const record = letter.value;
-      queue.push({
-        value: record.value ?? null,
-        key: record.key ?? null,
-        headers: record.headers ?? [],
-        origin: {
-          reason: letter.reason,
-          original_topic: origin?.topic ?? letter.lane,
-          original_partition: String(origin?.partition ?? ''),
-          original_offset: String(letter.offset),
-        },
-        where: `${letter.lane}@${letter.offset}`,
-        limit,
-      });
+      queue.push(letterOf(letter, limit));
     },
     flush() {
       // One flush at a time; each makes durable the letters written before it began.

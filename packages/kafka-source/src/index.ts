@@ -31,7 +31,9 @@ export {
   laneOf,
   type PartitionLag,
   parseLane,
+  type TopicPartitionOffset,
 } from './kafka-source';
+export { type KafkaPartials, type KafkaPartialsOptions, kafkaPartials } from './partials';
 export {
   createKafkaProducer,
   type Delivery,

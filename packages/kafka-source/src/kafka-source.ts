@@ -77,6 +77,31 @@ export interface KafkaSourceOptions extends KafkaConnectionOptions {
   readonly statusIntervalMs?: number;
   /** Receives connection, rebalance and position events. Default: ignored. */
   readonly onEvent?: (event: KafkaSourceEvent) => void;
+  /**
+   * Which messages of transactional producers are read (librdkafka's `isolation.level`):
+   * `'read_committed'` (librdkafka's default, used when absent) reads only committed transactions, and
+   * `'read_uncommitted'` also reads messages of open and aborted ones.
+   */
+  readonly isolationLevel?: 'read_committed' | 'read_uncommitted';
+  /**
+   * How the group's offsets are committed once a batch is checkpointed:
+   *
+   * - `'commit'` (default): `acknowledge` commits them for the assigned partitions.
+   * - `'transaction'`: `acknowledge` commits nothing (it still records the positions, for the next
+   *   assignment); the offsets are committed by a Kafka transaction, through
+   *   {@link KafkaSource.transactionConsumer} (see `kafkaPartials`).
+   */
+  readonly offsets?: 'commit' | 'transaction';
+}
+
+/** A partition's offset to commit, as the client takes it. */
+export interface TopicPartitionOffset {
+  /** The topic. */
+  readonly topic: string;
+  /** The partition. */
+  readonly partition: number;
+  /** The next offset to read. */
+  readonly offset: number;
 }
 
 /** Lag of one partition: messages in the topic not read yet. */
@@ -103,6 +128,19 @@ export interface KafkaSource extends Source<KafkaRecord> {
    * reports every broker down, true again once messages arrive or a metadata request succeeds.
    */
   connected(): boolean;
+  /**
+   * The live client consumer, for a transactional producer's `sendOffsetsToTransaction` (which needs
+   * the consumer's group membership). Throws a one-line `SOURCE_FAILED` {@link TicketflowError} when the
+   * source is not open.
+   */
+  transactionConsumer(): KafkaConsumer;
+  /**
+   * The offsets `acknowledge` would commit for `positions` (a batch's plan positions): for each
+   * partition of the topic assigned to this member, its position, never behind where the current
+   * assignment started, and for a partition not read in this run its earlier position. Empty when the
+   * source is not open. Records nothing.
+   */
+  transactionOffsets(positions: Positions): TopicPartitionOffset[];
 }
 
 /** The lane name of a topic partition, as batch ranges and dead letters show it. */
@@ -134,7 +172,8 @@ type Watermarks = { lowOffset: number; highOffset: number };
  * Reads a Kafka or Redpanda topic in a consumer group, for the micro-batch engine.
  *
  * Auto-commit is off: offsets are committed explicitly, for each partition of a batch, only once the
- * engine has written and checkpointed the batch. On every assignment (at start and after each
+ * engine has written and checkpointed the batch (with `offsets: 'transaction'`, by the batch's Kafka
+ * transaction instead: see `kafkaPartials`). On every assignment (at start and after each
  * rebalance) each partition starts from the further of the checkpoint's position and the group's
  * committed offset (see `decideStart`), so a batch replayed after a crash covers the same records
  * unless another member of the group counted some of them meanwhile. Before partitions are revoked in
@@ -169,6 +208,22 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
       `onDataLoss must be 'fail' or 'continue', got ${JSON.stringify(onDataLoss)}`,
     );
   }
+  const offsetsMode = options.offsets ?? 'commit';
+  if (offsetsMode !== 'commit' && offsetsMode !== 'transaction') {
+    throw new InvalidOptionError(
+      `offsets must be 'commit' or 'transaction', got ${JSON.stringify(offsetsMode)}`,
+    );
+  }
+  const isolationLevel = options.isolationLevel;
+  if (
+    isolationLevel !== undefined &&
+    isolationLevel !== 'read_committed' &&
+    isolationLevel !== 'read_uncommitted'
+  ) {
+    throw new InvalidOptionError(
+      `isolationLevel must be 'read_committed' or 'read_uncommitted', got ${JSON.stringify(isolationLevel)}`,
+    );
+  }
   const pollTimeoutMs = options.pollTimeoutMs ?? 100;
   const missingTopicGraceMs = options.missingTopicGraceMs ?? 5_000;
   for (const [name, value] of [
@@ -192,6 +247,32 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
   /** Lanes this source has read records of during this run. */
   const readLanes = new Set<string>();
   let acknowledged: Positions = {};
+
+  /** The positions to record (and commit) for a batch's plan positions. */
+  const acknowledgedPositions = (positions: Positions): Positions => {
+    const previous = acknowledged;
+    const next: Record<string, number> = { ...positions };
+    for (const [lane, offset] of Object.entries(positions)) {
+      const parsed = parseLane(lane);
+      if (parsed === undefined || parsed.topic !== topic) continue;
+      // A replayed batch records positions for lanes this source did not read (given to another member):
+      // it did not count those records, so it keeps its earlier position for them.
+      let value = readLanes.has(lane) ? offset : (previous[lane] ?? offset);
+      // Never behind where the current assignment started: the records below were counted by another
+      // member or lost, and committing less would make the group read them again.
+      const floor = assignedAt.get(parsed.partition);
+      if (floor !== undefined && value < floor) value = floor;
+      next[lane] = value;
+    }
+    return next;
+  };
+  /** The offsets to commit for the assigned partitions: none when the source is not open. */
+  const commitsOf = (positions: Positions): TopicPartitionOffset[] =>
+    consumer === undefined
+      ? []
+      : assigned
+          .map(({ partition }) => ({ topic, partition, offset: positions[laneOf(topic, partition)] }))
+          .filter((tp): tp is TopicPartitionOffset => tp.offset !== undefined);
 
   const source: KafkaSource = {
     name: `kafka:${topic}`,
@@ -404,6 +485,7 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
           'heartbeat.interval.ms': Math.max(500, Math.floor((options.sessionTimeoutMs ?? 10_000) / 5)),
           'max.poll.interval.ms': 300_000,
           rebalance_cb: rebalance,
+          ...(isolationLevel ? { 'isolation.level': isolationLevel } : {}),
           ...(options.instanceId ? { 'group.instance.id': options.instanceId } : {}),
         };
         // Every partition is assigned an explicit position, so the reset policy only acts when a position
@@ -646,27 +728,27 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
         };
       });
     },
-    async acknowledge(_range, positions: Positions) {
-      const previous = acknowledged;
-      const next: Record<string, number> = { ...positions };
-      for (const [lane, offset] of Object.entries(positions)) {
-        const parsed = parseLane(lane);
-        if (parsed === undefined || parsed.topic !== topic) continue;
-        // A replayed batch records positions for lanes this source did not read (given to another member):
-        // it did not count those records, so it keeps its earlier position for them.
-        let value = readLanes.has(lane) ? offset : (previous[lane] ?? offset);
-        // Never behind where the current assignment started: the records below were counted by another
-        // member or lost, and committing less would make the group read them again.
-        const floor = assignedAt.get(parsed.partition);
-        if (floor !== undefined && value < floor) value = floor;
-        next[lane] = value;
+    transactionConsumer() {
+      const c = consumer;
+      if (c === undefined) {
+        throw new TicketflowError(
+          'SOURCE_FAILED',
+          `the Kafka source of ${topic} is not open: no consumer to commit offsets in a transaction with`,
+        );
       }
+      return c;
+    },
+    transactionOffsets(positions: Positions) {
+      return commitsOf(acknowledgedPositions(positions));
+    },
+    async acknowledge(_range, positions: Positions) {
+      const next = acknowledgedPositions(positions);
       acknowledged = next;
+      // With offsets: 'transaction' the transaction committed them with the batch's output.
+      if (offsetsMode === 'transaction') return;
       const c = consumer;
       if (c === undefined) return;
-      const commits = assigned
-        .map(({ partition }) => ({ topic, partition, offset: next[laneOf(topic, partition)] }))
-        .filter((tp): tp is { topic: string; partition: number; offset: number } => tp.offset !== undefined);
+      const commits = commitsOf(next);
       if (commits.length === 0) return;
       try {
         c.commitSync(commits);

@@ -87,10 +87,10 @@ const QUEUE_FULL = RDKAFKA.QUEUE_FULL;
  * zero-length view into a larger Buffer has a pointer.
  */
 const EMPTY = Buffer.alloc(1).subarray(0, 0);
-const bytesOf = (b: Buffer): Buffer => (b.length === 0 ? EMPTY : b);
+export const bytesOf = (b: Buffer): Buffer => (b.length === 0 ? EMPTY : b);
 
 /** Headers in the client's form: a list of one-entry objects whose values are bytes. */
-function clientHeaders(headers: SendOptions['headers']): Array<Record<string, Buffer>> | undefined {
+export function clientHeaders(headers: SendOptions['headers']): Array<Record<string, Buffer>> | undefined {
   if (headers === undefined) return undefined;
   const list: ReadonlyArray<Readonly<Record<string, unknown>>> = Array.isArray(headers)
     ? headers

@@ -17,6 +17,12 @@ export interface PipelineMetricsOptions {
   readonly healthy?: () => boolean;
   /** Adds Node.js process metrics (`process_*`, `nodejs_*`). Default true. */
   readonly processMetrics?: boolean;
+  /**
+   * The pipeline's stage: `'partial'` adds `ticketflow_transactions_committed_total`,
+   * `ticketflow_transactions_aborted_total` and `ticketflow_partials_produced_total`; `'merge'` adds
+   * `ticketflow_partials_merged_total`. Default `'final'`.
+   */
+  readonly stage?: 'final' | 'partial' | 'merge';
 }
 
 /** The processor's Prometheus metrics, in a registry of their own. */
@@ -32,6 +38,8 @@ export interface PipelineMetrics {
    * batch, retried for `--sink-retry-for`), or `s3-request` (one S3 request retried by the AWS SDK).
    */
   storageRetried(step: string): void;
+  /** Partial stage: counts a transaction aborted (the run failed with one open). */
+  transactionAborted(): void;
   /** Renders every metric in the Prometheus text format. */
   render(): Promise<{ readonly contentType: string; readonly body: string }>;
 }
@@ -146,6 +154,39 @@ export function createPipelineMetrics(options: PipelineMetricsOptions = {}): Pip
       },
     });
   }
+  const stage = options.stage ?? 'final';
+  const committedTransactions =
+    stage === 'partial'
+      ? new Counter({
+          name: 'ticketflow_transactions_committed_total',
+          help: 'Kafka transactions committed: each produced a partial aggregate, its dead letters and its offsets.',
+          registers,
+        })
+      : undefined;
+  const abortedTransactions =
+    stage === 'partial'
+      ? new Counter({
+          name: 'ticketflow_transactions_aborted_total',
+          help: 'Kafka transactions aborted: their records are consumed again from the committed offsets.',
+          registers,
+        })
+      : undefined;
+  const producedPartials =
+    stage === 'partial'
+      ? new Counter({
+          name: 'ticketflow_partials_produced_total',
+          help: 'Partial aggregates produced to the partials topic.',
+          registers,
+        })
+      : undefined;
+  const mergedPartials =
+    stage === 'merge'
+      ? new Counter({
+          name: 'ticketflow_partials_merged_total',
+          help: 'Partial aggregates merged into batches.',
+          registers,
+        })
+      : undefined;
   if (options.processMetrics ?? true) collectDefaultMetrics({ register: registry });
 
   return {
@@ -158,6 +199,12 @@ export function createPipelineMetrics(options: PipelineMetricsOptions = {}): Pip
       duration.observe(Math.max(0, progress.durationMs.total - progress.durationMs.fold) / 1000);
       lastBatchTime.set(at.getTime() / 1000);
       lastBatchId.set(progress.batchId);
+      committedTransactions?.inc();
+      producedPartials?.inc();
+      mergedPartials?.inc(progress.partials ?? 0);
+    },
+    transactionAborted() {
+      abortedTransactions?.inc();
     },
     sinkWriteFailed() {
       sinkFailures.inc();

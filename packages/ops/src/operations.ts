@@ -56,6 +56,12 @@ export interface ServeOperationsOptions {
    * and gets the history again): a slow client never slows the pipeline. Default 1 MiB.
    */
   readonly clientQueueBytes?: number | undefined;
+  /**
+   * The pipeline's stage (see `createPipeline`'s `stage`): a partial stage's `/metrics` adds its
+   * transactions committed and aborted and the partial aggregates produced; a merge stage's, the
+   * partial aggregates merged. Default `'final'`.
+   */
+  readonly stage?: 'final' | 'partial' | 'merge' | undefined;
 }
 
 /** Health, metrics, the HTTP server and the dashboard's event stream of a running pipeline. */
@@ -169,6 +175,7 @@ export async function serveOperations(options: ServeOperationsOptions): Promise<
     lag: () => (status.lag ?? []).map(({ lane, lag }) => ({ partition: partitionOf(lane), lag })),
     healthy: () => health.report().healthy,
     processMetrics: serving,
+    ...(options.stage ? { stage: options.stage } : {}),
   });
   let viewFailed = false;
   const feed = createDashboardFeed({
@@ -325,6 +332,8 @@ export async function serveOperations(options: ServeOperationsOptions): Promise<
       changed();
     },
     failed(error) {
+      // A partial stage's run fails with its transaction open: it is aborted.
+      metrics.transactionAborted();
       health.failed(reasonOf(error));
       changed();
     },

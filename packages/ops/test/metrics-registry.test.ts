@@ -85,3 +85,25 @@ describe('pipeline metrics', () => {
     expect((await a.render()).contentType).toMatch(/^text\/plain/);
   });
 });
+
+describe('metrics of the partial and merge stages', () => {
+  it('counts transactions and partials produced in a partial stage, partials merged in a merge stage', async () => {
+    const partial = createPipelineMetrics({ stage: 'partial', processMetrics: false });
+    partial.batchCommitted(progress(0, 10, 1, 200));
+    partial.batchCommitted(progress(1, 10, 0, 200));
+    partial.transactionAborted();
+    const p = parseMetrics((await partial.render()).body);
+    expect(p.get('ticketflow_transactions_committed_total')).toBe(2);
+    expect(p.get('ticketflow_partials_produced_total')).toBe(2);
+    expect(p.get('ticketflow_transactions_aborted_total')).toBe(1);
+    expect(p.has('ticketflow_partials_merged_total')).toBe(false);
+
+    const merge = createPipelineMetrics({ stage: 'merge', processMetrics: false });
+    merge.batchCommitted({ ...progress(0, 40, 2, 200), partials: 3 });
+    merge.transactionAborted();
+    const m = parseMetrics((await merge.render()).body);
+    expect(m.get('ticketflow_partials_merged_total')).toBe(3);
+    expect(m.has('ticketflow_transactions_committed_total')).toBe(false);
+    expect(m.has('ticketflow_transactions_aborted_total')).toBe(false);
+  });
+});

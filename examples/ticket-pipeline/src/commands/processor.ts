@@ -1,12 +1,17 @@
+import { isUtf8 } from 'node:buffer';
 import { dirname } from 'node:path';
 import {
   acquireLease,
   type BlobStore,
   blobCheckpointStore,
+  type CheckpointStore,
   createPipeline,
   type DeadLetterHandler,
   type Lease,
+  type PartialAggregate,
+  type Pipeline,
   type PipelineEvent,
+  type Sink,
   type Source,
   type Step,
 } from '@ticketflow/core';
@@ -98,9 +103,155 @@ export interface ProcessorCommonParts {
  * `@ticketflow/ops`).
  */
 export async function runProcessor<R>(settings: ProcessorSettings, parts: ProcessorParts<R>): Promise<void> {
+  await withOperations(settings, parts, (ops, events$) =>
+    writeMetrics(
+      settings,
+      {
+        ...parts,
+        decode: parts.decode ?? (ticketDecoder() as Step<unknown, EnrichedTicket> as Step<R, EnrichedTicket>),
+        stage: 'final',
+      },
+      ops,
+      events$,
+    ),
+  );
+}
+
+/** What the merge of partial aggregates reads: the partials topic, as Kafka records. */
+export interface MergeParts<R> extends ProcessorCommonParts {
+  readonly source: Source<R>;
+  /** Turns a raw record into a partial aggregate (`composeSteps(kafkaText, parsePartial)`), or refuses it. */
+  readonly decode: Step<R, PartialAggregate>;
+  /**
+   * How a refused record is written to the dead-letter file (or `_dead_letters/` on S3), which takes the
+   * place of the dead-letter topic of the partial processors: only partials that cannot be read go there.
+   */
+  readonly deadLetterValue: (record: R) => unknown;
+}
+
+/**
+ * Runs the merge of partial aggregates (`merge`, see "Scale-out" in the design) until its source
+ * completes or the process is asked to stop: like {@link runProcessor} (files, checkpoint, lease,
+ * dead letters, rollups, `/healthz`, `/metrics` and the dashboard), but each record is a partial processor's
+ * batch, merged rather than folded.
+ */
+export async function runMerge<R>(settings: ProcessorSettings, parts: MergeParts<R>): Promise<void> {
+  await withOperations(
+    settings,
+    parts,
+    (ops, events$) =>
+      writeMetrics(
+        settings,
+        {
+          ...parts,
+          // The merge stage's records are partial aggregates, merged into the accumulator whose metrics
+          // (the tickets') name its codec: the decoded type is the pipeline's, not the metrics' input.
+          decode: parts.decode as Step<R, unknown> as Step<R, EnrichedTicket>,
+          stage: 'merge',
+        },
+        ops,
+        events$,
+      ),
+    'merge',
+  );
+}
+
+/** Settings of a partial processor (`process --partials-topic`): it writes no file. */
+export type PartialSettings = Pick<
+  ProcessorSettings,
+  'window' | 'maxRecords' | 'httpPort' | 'httpHost' | 'rollups' | 'allowedLateness' | 'idleTimeout'
+> & {
+  /** Where each batch's partial aggregate is produced. */
+  readonly partialsTopic: string;
+};
+
+/**
+ * What a partial processor writes through: one Kafka transaction per batch, holding the batch's partial
+ * aggregate, its dead letters and its consumed offsets (`kafkaPartials` of `@ticketflow/kafka-source`).
+ */
+export interface PartialParts<R> extends ProcessorCommonParts {
+  readonly source: Source<R>;
+  readonly decode: Step<R, EnrichedTicket>;
+  readonly transaction: {
+    readonly checkpoint: CheckpointStore;
+    readonly sink: Sink<unknown>;
+    readonly deadLetters: DeadLetterHandler<R>;
+  };
+}
+
+/**
+ * Runs a partial processor (`process --partials-topic`) until its source completes or the process is asked
+ * to stop: each micro-batch is folded as usual and produced as a partial aggregate, with its dead letters
+ * and consumed offsets, in one Kafka transaction; no file, checkpoint folder or lease (the transaction and
+ * its fencing by transactional id take their place). Serves `/healthz`, `/metrics` and the dashboard as
+ * {@link runProcessor} does. A failed transaction is aborted and ends the run: the next run consumes again
+ * from the committed offsets.
+ */
+export async function runPartialProcessor<R>(
+  settings: PartialSettings,
+  parts: PartialParts<R>,
+): Promise<void> {
+  await withOperations(
+    settings,
+    parts,
+    async (ops, events$) => {
+      const { logger } = parts;
+      const eventTime = rollupsOf(settings);
+      const pipeline = createPipeline({
+        stage: 'partial',
+        source: parts.source,
+        decode: parts.decode,
+        metrics: ticketMetrics,
+        sink: ops.watchSink(parts.transaction.sink),
+        checkpoint: parts.transaction.checkpoint,
+        deadLetters: parts.transaction.deadLetters,
+        window: windowOf(settings),
+        // No retry of a single step: a failed step aborts the batch's transaction, which only a new run
+        // (from the committed offsets) can do again.
+        ...(eventTime ? { eventTime } : {}),
+      });
+      pipeline.events$.subscribe(events$);
+      pipeline.events$.subscribe((event) => {
+        if (event.type === 'batch-committed') {
+          const p = event.batch;
+          logger.info(`[✓] partial of batch ${p.batchId} committed → ${settings.partialsTopic}`, {
+            batch: p.batchId,
+            tickets: p.records,
+            invalid: p.invalidRecords,
+            inputPerSecond: Math.round(p.inputRecordsPerSecond),
+            processedPerSecond: Math.round(p.processedRecordsPerSecond),
+            durationMs: Math.round(p.durationMs.total),
+            ...(p.replayed ? { replayed: true } : {}),
+          });
+        }
+      });
+      await drive(
+        pipeline,
+        parts,
+        `processing ${parts.source.name} → partials topic ${settings.partialsTopic}`,
+        {
+          windowMs: settings.window,
+          ...(eventTime ? { rollups: (settings.rollups ?? []).join(',') } : {}),
+        },
+      );
+    },
+    'partial',
+  );
+}
+
+/**
+ * Serves `/healthz`, `/metrics` and the dashboard (with `httpPort`) while `body` runs: the server answers
+ * (`starting`) while the outputs are opened, then follows the pipeline's events, which `body` forwards
+ * to `events$`; a failure of `body` is reported by `/healthz` until the server closes.
+ */
+async function withOperations(
+  settings: Pick<ProcessorSettings, 'window' | 'httpPort' | 'httpHost' | 'sinkRetryFor'>,
+  parts: ProcessorCommonParts & { readonly source: { readonly name: string } },
+  body: (ops: Operations, events$: Subject<PipelineEvent>) => Promise<void>,
+  stage: 'final' | 'partial' | 'merge' = 'final',
+): Promise<void> {
   // Key-named secrets (saslPassword) are redacted by the logger; nothing else in the settings is secret.
   parts.logger.debug('settings', { ...settings });
-  // The server answers (`starting`) while the outputs are opened; the pipeline's events follow.
   const events$ = new Subject<PipelineEvent>();
   const ops = await serveOperations({
     events$,
@@ -112,9 +263,10 @@ export async function runProcessor<R>(settings: ProcessorSettings, parts: Proces
     ...(settings.sinkRetryFor !== undefined ? { retryFor: settings.sinkRetryFor } : {}),
     logger: parts.logger,
     dashboard: { title: 'ticket pipeline', view: ticketDashboardView },
+    stage,
   });
   try {
-    await processTickets(settings, parts, ops, events$);
+    await body(ops, events$);
   } catch (error) {
     ops.failed(error);
     throw error;
@@ -123,9 +275,36 @@ export async function runProcessor<R>(settings: ProcessorSettings, parts: Proces
   }
 }
 
-async function processTickets<R>(
+/** The micro-batch window of the settings. */
+function windowOf(settings: Pick<ProcessorSettings, 'window' | 'maxRecords'>) {
+  return { span: settings.window, ...(settings.maxRecords ? { maxRecords: settings.maxRecords } : {}) };
+}
+
+/** The event-time rollups of the settings (`--rollups`), if any. */
+function rollupsOf(settings: Pick<ProcessorSettings, 'rollups' | 'allowedLateness' | 'idleTimeout'>) {
+  return ticketRollups(settings.rollups ?? [], {
+    allowedLateness: settings.allowedLateness ?? 600_000,
+    idleTimeout: settings.idleTimeout ?? 60_000,
+  });
+}
+
+/** What {@link writeMetrics} runs: a final stage over tickets, or the merge of partial aggregates. */
+interface WritingParts<R> extends ProcessorCommonParts {
+  readonly source: Source<R>;
+  readonly decode: Step<R, EnrichedTicket>;
+  readonly deadLetters?: DeadLetterHandler<R> | undefined;
+  /** How a record is written by the default dead-letter outputs. Default: as it is (text). */
+  readonly deadLetterValue?: ((record: R) => unknown) | undefined;
+  readonly stage: 'final' | 'merge';
+}
+
+/**
+ * Runs a stage that writes the metrics files: opens the outputs, takes the lease, then runs the pipeline
+ * with the JSON sink, the checkpoint beside the output and the dead letters until it ends.
+ */
+async function writeMetrics<R>(
   settings: ProcessorSettings,
-  parts: ProcessorParts<R>,
+  parts: WritingParts<R>,
   ops: Operations,
   events$: Subject<PipelineEvent>,
 ) {
@@ -173,21 +352,20 @@ async function processTickets<R>(
   }
   const deadLetters: DeadLetterHandler<R> =
     parts.deadLetters ??
-    // Without a handler of their own, records are text (see ProcessorParts): the default handlers take text.
-    ((deadLetterOutput
-      ? blobDeadLetters(deadLetterOutput.store, { prefix: '' })
-      : settings.deadLetters === undefined && output.remote
-        ? blobDeadLetters(output.store)
-        : deadLetterFile(
-            settings.deadLetters ?? defaultDeadLetterPath(output, '_dead_letters.jsonl'),
-          )) as DeadLetterHandler<unknown> as DeadLetterHandler<R>);
-  const eventTime = ticketRollups(settings.rollups ?? [], {
-    allowedLateness: settings.allowedLateness ?? 600_000,
-    idleTimeout: settings.idleTimeout ?? 60_000,
-  });
+    // Without a handler of their own, records are text (see ProcessorParts) or say how to write them.
+    deadLettersOf(
+      deadLetterOutput
+        ? blobDeadLetters(deadLetterOutput.store, { prefix: '' })
+        : settings.deadLetters === undefined && output.remote
+          ? blobDeadLetters(output.store)
+          : deadLetterFile(settings.deadLetters ?? defaultDeadLetterPath(output, '_dead_letters.jsonl')),
+      parts.deadLetterValue,
+    );
+  const eventTime = rollupsOf(settings);
   const pipeline = createPipeline({
+    stage: parts.stage,
     source,
-    decode: parts.decode ?? (ticketDecoder() as Step<unknown, EnrichedTicket> as Step<R, EnrichedTicket>),
+    decode: parts.decode,
     metrics: ticketMetrics,
     sink: ops.watchSink(
       jsonSink<TicketMetrics>({
@@ -200,7 +378,7 @@ async function processTickets<R>(
     ),
     checkpoint,
     deadLetters,
-    window: { span: settings.window, ...(settings.maxRecords ? { maxRecords: settings.maxRecords } : {}) },
+    window: windowOf(settings),
     retry: ops.retryOptions(),
     lease: { assertHeld: async () => void (await Promise.all(leases.map((l) => l.assertHeld()))) },
     ...(eventTime ? { eventTime } : {}),
@@ -229,17 +407,40 @@ async function processTickets<R>(
     }
   });
 
-  const { shutdown } = parts;
+  try {
+    await drive(
+      pipeline,
+      parts,
+      `${parts.stage === 'merge' ? 'merging' : 'processing'} ${source.name} → ${output.store.describe('')}`,
+      {
+        windowMs: settings.window,
+        checkpoint: checkpoint.location,
+      },
+    );
+  } finally {
+    await releaseLeases(leases, logger);
+    await Promise.allSettled(outputs.map((o) => o.close()));
+  }
+}
+
+/**
+ * Runs a pipeline until its source completes or the process is asked to stop (the open batch is then
+ * written and committed), logging where it goes first and its totals last.
+ */
+async function drive(
+  pipeline: Pipeline,
+  parts: ProcessorCommonParts,
+  starting: string,
+  fields: Record<string, unknown>,
+): Promise<void> {
+  const { logger, shutdown } = parts;
   shutdown.onSecondSignal = (signal) =>
     logger.warn(`second ${signal}: exiting without writing the open batch`);
   const onStop = () => {
     logger.info(`${shutdown.received ?? 'stop'} received: writing the open batch, then exiting`);
     pipeline.stop();
   };
-  logger.info(`processing ${source.name} → ${output.store.describe('')}`, {
-    windowMs: settings.window,
-    checkpoint: checkpoint.location,
-  });
+  logger.info(starting, fields);
   // A signal that arrived during start-up stops the pipeline as soon as it runs.
   if (shutdown.signal.aborted) onStop();
   else shutdown.signal.addEventListener('abort', onStop, { once: true });
@@ -249,18 +450,39 @@ async function processTickets<R>(
     logger.info('done', { ...totals, ...(lastBatchId !== undefined ? { lastBatchId } : {}) });
   } finally {
     shutdown.signal.removeEventListener('abort', onStop);
-    await releaseLeases(leases, logger);
-    await Promise.allSettled(outputs.map((o) => o.close()));
   }
+}
+
+/** A default dead-letter output over records written as `value(record)` (as they are without it). */
+function deadLettersOf<R>(
+  handler: DeadLetterHandler<unknown>,
+  value?: (record: R) => unknown,
+): DeadLetterHandler<R> {
+  if (value === undefined) return handler as DeadLetterHandler<R>;
+  return {
+    write: (letter) => handler.write({ ...letter, value: value(letter.value) }),
+    flush: () => handler.flush(),
+    ...(handler.close ? { close: () => (handler.close as () => Promise<void>)() } : {}),
+  };
+}
+
+/**
+ * A Kafka message's value as a dead-letter file holds it: its text when it is UTF-8, else its bytes in
+ * base64 (`{"base64": …}`), and `null` for a message without a value.
+ */
+export function kafkaValueOf(record: { readonly value: Buffer | null }): unknown {
+  const { value } = record;
+  if (value === null || value === undefined) return null;
+  return isUtf8(value) ? value.toString('utf8') : { base64: value.toString('base64') };
 }
 
 /**
  * Takes the lease on the checkpoint's location, then removes the leftovers of interrupted writes there.
  * Rejects with the lease's one-line `CHECKPOINT_CONFLICT` when another processor holds it.
  */
-async function leaseOutputs<R>(
+async function leaseOutputs(
   settings: ProcessorSettings,
-  parts: ProcessorParts<R>,
+  parts: ProcessorCommonParts,
   output: BlobStore,
   checkpoint: BlobStore | undefined,
 ): Promise<Lease[]> {

@@ -68,7 +68,7 @@ afterAll(async () => {
 });
 
 describe('docker-compose.yml', () => {
-  it('validates, and by default runs Redpanda, the topic, the processor and the producer, not the cloud profile', () => {
+  it('validates, and by default runs Redpanda, the topic, the processor and the producer, not the cloud or scale profile', () => {
     const quiet = compose(['config', '-q']);
     expect(quiet.stderr).toBe('');
     expect(quiet.code).toBe(0);
@@ -82,7 +82,7 @@ describe('docker-compose.yml', () => {
     expect(byDefault).toEqual(['create-topic', 'prepare-output', 'processor', 'producer', 'redpanda']);
     // docker compose v2 leaves inactive profiles out; docker-compose v1 lists them with their profile.
     for (const [name, service] of Object.entries(services)) {
-      if (service.profiles?.length) expect(service.profiles, name).toEqual(['cloud']);
+      if (service.profiles?.length) expect([['cloud'], ['scale']], name).toContainEqual(service.profiles);
     }
 
     const { redpanda, processor, producer } = services as Record<string, Service>;
@@ -110,7 +110,11 @@ describe('docker-compose.yml', () => {
     expect(mounts(processor as Service)).toEqual([
       { source: join(ROOT, 'ticket_metrics_json'), target: '/app/ticket_metrics_json' },
     ]);
-    expect(mounts(services['prepare-output'] as Service)).toEqual(mounts(processor as Service));
+    // It prepares the processor's output and the merger's (scale profile).
+    expect(mounts(services['prepare-output'] as Service)).toEqual([
+      ...mounts(processor as Service),
+      { source: join(ROOT, 'ticket_metrics_json_scale'), target: '/app/ticket_metrics_json_scale' },
+    ]);
 
     expect(producer?.build).toMatchObject({ dockerfile: 'deploy/Dockerfile', target: 'producer' });
     expect(producer?.depends_on).toEqual({ processor: { condition: 'service_healthy' } });
@@ -151,6 +155,73 @@ describe('docker-compose.yml', () => {
     expect(mounts(processor)).toEqual([
       { source: join(ROOT, 'ticket_metrics_json_cloud'), target: '/app/ticket_metrics_json' },
     ]);
+  });
+
+  it('validates the scale profile: two partial processors with their own instance ids, one merger writing the files', () => {
+    const quiet = compose(['--profile', 'scale', 'config', '-q']);
+    expect(quiet.stderr).toBe('');
+    expect(quiet.code).toBe(0);
+    const config = compose(['--profile', 'scale', 'config']);
+    expect(config.code).toBe(0);
+    const services = servicesOf(config.stdout);
+    const scale = Object.keys(services)
+      .filter((name) => services[name]?.profiles?.includes('scale'))
+      .sort();
+    expect(scale).toEqual(['merger', 'partial-1', 'partial-2', 'producer-scale']);
+
+    // The topic-init step creates the partials topic beside the tickets' topic.
+    expect(words(services['create-topic']?.command)).toMatch(/rpk topic create client_tickets\.partials /);
+
+    const partials = [services['partial-1'], services['partial-2']] as Service[];
+    expect(partials.map((p) => words(p.command))).toEqual([
+      'process --partials-topic client_tickets.partials --instance-id p1 --http-port 8080 --http-host 0.0.0.0',
+      'process --partials-topic client_tickets.partials --instance-id p2 --http-port 8080 --http-host 0.0.0.0',
+    ]);
+    for (const partial of partials) {
+      expect(partial.build).toMatchObject({ dockerfile: 'deploy/Dockerfile', target: 'processor' });
+      expect(words(partial.entrypoint)).toBe('ticket-pipeline');
+      expect(partial.environment).toMatchObject({
+        KAFKA_BROKERS: 'redpanda:9092',
+        TICKETFLOW_TOPIC: 'client_tickets',
+        TICKETFLOW_GROUP: 'ticketflow',
+      });
+      // A partial processor writes no file: no output folder, and no file setting that it would refuse.
+      expect(mounts(partial)).toEqual([]);
+      for (const name of ['TICKETFLOW_OUT', 'TICKETFLOW_CHECKPOINT', 'TICKETFLOW_DEAD_LETTERS'])
+        expect(Object.keys(partial.environment ?? {})).not.toContain(name);
+      expect(partial.depends_on).toEqual({ 'create-topic': { condition: 'service_completed_successfully' } });
+      expect(words(partial.healthcheck?.test)).toContain('http://127.0.0.1:8080/healthz');
+    }
+
+    const merger = services.merger as Service;
+    expect(merger.build).toMatchObject({ dockerfile: 'deploy/Dockerfile', target: 'processor' });
+    expect(words(merger.entrypoint)).toBe('ticket-pipeline');
+    expect(words(merger.command)).toBe('merge --http-port 8080 --http-host 0.0.0.0');
+    expect(merger.environment).toMatchObject({
+      KAFKA_BROKERS: 'redpanda:9092',
+      TICKETFLOW_PARTIALS_TOPIC: 'client_tickets.partials',
+      TICKETFLOW_MERGE_GROUP: 'ticketflow-merge',
+      TICKETFLOW_OUT: '/app/ticket_metrics_json_scale',
+    });
+    // An output of its own: a checkpoint belongs to the topic it was made from.
+    expect(mounts(merger)).toEqual([
+      { source: join(ROOT, 'ticket_metrics_json_scale'), target: '/app/ticket_metrics_json_scale' },
+    ]);
+    expect(merger.depends_on).toMatchObject({
+      'create-topic': { condition: 'service_completed_successfully' },
+      'prepare-output': { condition: 'service_completed_successfully' },
+      'partial-1': { condition: 'service_healthy' },
+      'partial-2': { condition: 'service_healthy' },
+    });
+    expect(words(merger.healthcheck?.test)).toContain('http://127.0.0.1:8080/healthz');
+
+    const producer = services['producer-scale'] as Service;
+    expect(producer.build).toMatchObject({ dockerfile: 'deploy/Dockerfile', target: 'producer' });
+    expect(producer.depends_on).toEqual({ merger: { condition: 'service_healthy' } });
+    expect(producer.environment).toMatchObject({
+      KAFKA_BROKERS: 'redpanda:9092',
+      TICKETFLOW_TOPIC: 'client_tickets',
+    });
   });
 
   it('holds no secret: every credential comes from an interpolated variable', async () => {

@@ -2,6 +2,7 @@ import type { StateCodec, StateData } from '../aggregator';
 import { toMilliseconds } from '../duration';
 import { InvalidOptionError, TicketflowError } from '../errors';
 import type { EventTimeOptions, EventTimeState, TumblingWindow } from '../event-time';
+import type { PartialEventTime } from '../partial';
 import { stateCodecOf } from '../state-codec';
 
 /** The resolved settings of {@link EventTimeOptions}. */
@@ -54,6 +55,8 @@ export interface LanePartial {
   readonly late: number[];
   /** Per window, the windows this batch touched, by start. */
   readonly open: Map<number, OpenWindow>[];
+  /** Merge mode: per source lane named by the partials, its two largest event times. */
+  sources?: Map<string, [number, number]>;
 }
 
 /** A window made final by a batch: its accumulator, to be read with its metrics' `result`. */
@@ -120,12 +123,21 @@ export class EventTimeWindows<T> {
    * @param batchAggregator - the pipeline's batch aggregator: a window folded with that very aggregator
    *   holds the batch's records too, so that each record is folded once.
    */
+  readonly #mode: 'final' | 'partial' | 'merge';
+
+  /**
+   * @param mode - `'final'`: windows made final here; `'partial'`: each batch's contributions are
+   *   handed on ({@link EventTimeWindows.closePartial}) and nothing is kept; `'merge'`: contributions of
+   *   partial processors are merged ({@link EventTimeWindows.addContribution}), windows made final here
+   */
   constructor(
     settings: EventTimeSettings<T>,
     saved: EventTimeState | undefined,
     now: number,
     batchAggregator?: unknown,
+    mode: 'final' | 'partial' | 'merge' = 'final',
   ) {
+    this.#mode = mode;
     this.#settings = settings;
     const windows = settings.windows as readonly TumblingWindow<unknown, unknown, unknown>[];
     this.#windows = windows;
@@ -134,6 +146,8 @@ export class EventTimeWindows<T> {
     this.#open = windows.map(() => new Map());
     this.#pane = Int32Array.from(windows, (w, i) => {
       let pane = i;
+      // A merger receives every window's contributions: no window is derived from another there.
+      if (mode === 'merge') return pane;
       windows.forEach((other, j) => {
         const finer = other.size < (windows[pane] as TumblingWindow<unknown, unknown, unknown>).size;
         if (other.metrics === w.metrics && w.size % other.size === 0 && finer) pane = j;
@@ -143,7 +157,10 @@ export class EventTimeWindows<T> {
     this.#coarser = windows.map((_, i) =>
       windows.map((__, k) => k).filter((k) => k !== i && this.#pane[k] === i),
     );
-    this.#batchPane = windows.findIndex((w, i) => this.#pane[i] === i && w.metrics === batchAggregator);
+    this.#batchPane =
+      mode === 'merge'
+        ? -1
+        : windows.findIndex((w, i) => this.#pane[i] === i && w.metrics === batchAggregator);
     if (saved !== undefined) this.#restore(saved, now);
   }
 
@@ -233,6 +250,126 @@ export class EventTimeWindows<T> {
   }
 
   /**
+   * Merge mode: folds the event-time part of one partial aggregate into a lane's partial. Each window's
+   * contribution is merged into its window, or counted late (by its records) when that window ended
+   * at or before `before`; the source lanes' event times feed the watermark.
+   *
+   * @throws TicketflowError `INVALID_STATE` when the partial names a window this pipeline does not
+   *   declare, or was encoded by other metrics.
+   */
+  addContribution(
+    partial: LanePartial,
+    contribution: PartialEventTime | undefined,
+    before: number | null,
+  ): void {
+    // A partial without this merge's windows would leave them short, yet written as final.
+    const missing = this.#windows
+      .filter((w) => contribution?.windows[w.name] === undefined)
+      .map((w) => w.name);
+    if (missing.length > 0) {
+      throw new TicketflowError(
+        'INVALID_STATE',
+        `a partial aggregate has no contribution to window${missing.length > 1 ? 's' : ''} ${missing.map((n) => `"${n}"`).join(', ')}: run the partial processors with the same event-time windows (rollups) as the merger`,
+      );
+    }
+    if (contribution === undefined) return;
+    const sources = partial.sources ?? new Map<string, [number, number]>();
+    partial.sources = sources;
+    for (const [lane, [max1, max2]] of Object.entries(contribution.lanes)) {
+      const top = sources.get(lane) ?? [NONE, NONE];
+      const all = [top[0], top[1], max1 ?? NONE, max2 ?? NONE].sort((a, b) => b - a);
+      sources.set(lane, [all[0] as number, all[1] as number]);
+    }
+    for (const [name, { codec: id, contributions }] of Object.entries(contribution.windows)) {
+      const i = this.#windows.findIndex((w) => w.name === name);
+      const window = this.#windows[i];
+      const codec = this.#codecs[i];
+      if (window === undefined || codec === undefined) {
+        throw new TicketflowError(
+          'INVALID_STATE',
+          `a partial aggregate has window "${name}", which this merge does not declare (${this.#windows.map((w) => w.name).join(', ')}): run the partial processors and the merger with the same rollups`,
+        );
+      }
+      if (id !== codec.id) {
+        throw new TicketflowError(
+          'INVALID_STATE',
+          `a partial aggregate's window "${name}" was made by other metrics (${id}, here ${codec.id}): run the partial processors and the merger at the same version`,
+        );
+      }
+      const open = partial.open[i] as Map<number, OpenWindow>;
+      for (const [start, records, data] of contributions) {
+        if (before !== null && start + window.size <= before) {
+          (partial.late[i] as number) += records;
+          continue;
+        }
+        const acc = codec.decode(data);
+        const current = open.get(start);
+        if (current === undefined) open.set(start, { acc, records });
+        else {
+          current.acc = window.metrics.merge(current.acc, acc);
+          current.records += records;
+        }
+      }
+    }
+  }
+
+  /**
+   * Partial mode: the event-time part of a batch's partial aggregate, from its lanes' partials (in
+   * lane-name order): each window's contributions merged over lanes (coarser windows derived from the
+   * finer one they share metrics with), and each lane's two largest event times. Keeps nothing.
+   */
+  closePartial(partials: ReadonlyArray<readonly [string, LanePartial]>): PartialEventTime {
+    const lanes: Record<string, readonly [number | null, number | null]> = {};
+    const merged = this.#windows.map(() => new Map<number, OpenWindow>());
+    const into = (i: number, start: number, contribution: OpenWindow, keep: boolean) => {
+      const metrics = (this.#windows[i] as TumblingWindow<unknown, unknown, unknown>).metrics;
+      const map = merged[i] as Map<number, OpenWindow>;
+      const current = map.get(start);
+      if (current === undefined) {
+        map.set(
+          start,
+          keep
+            ? contribution
+            : { acc: metrics.merge(metrics.init(), contribution.acc), records: contribution.records },
+        );
+      } else {
+        current.acc = metrics.merge(current.acc, contribution.acc);
+        current.records += contribution.records;
+      }
+    };
+    for (const [lane, p] of partials) {
+      if (p.max1 !== NONE) lanes[lane] = [p.max1, p.max2 === NONE ? null : p.max2];
+      this.#windows.forEach((_, i) => {
+        for (const [start, contribution] of p.open[i] as Map<number, OpenWindow>) {
+          for (const k of this.#coarser[i] as number[]) {
+            const size = this.#sizes[k] as number;
+            into(k, Math.floor(start / size) * size, contribution, false);
+          }
+          into(i, start, contribution, true);
+        }
+      });
+    }
+    const windows: Record<
+      string,
+      { codec: string; contributions: (readonly [number, number, StateData])[] }
+    > = {};
+    this.#windows.forEach((window, i) => {
+      const codec = this.#codecs[i] as StateCodec<unknown>;
+      const map = merged[i] as Map<number, OpenWindow>;
+      windows[window.name] = {
+        codec: codec.id,
+        contributions: [...map.keys()]
+          .sort((a, b) => a - b)
+          .map((start) => {
+            const w = map.get(start) as OpenWindow;
+            return [start, w.records, codec.encode(w.acc)] as const;
+          }),
+      };
+    });
+    return { lanes, windows };
+  }
+
+  /**
    * Closes a batch: merges its lanes' partials (given in lane-name order) into the open windows, moves
    * the watermark (or takes the `recorded` one of a replayed batch), and finalizes the windows it
    * passed, or every open window at the end of the input.
@@ -245,7 +382,15 @@ export class EventTimeWindows<T> {
     const windows = this.#windows;
     const late: Record<string, number> = {};
     for (const w of windows) late[w.name] = 0;
-    for (const [lane, p] of partials) {
+    const progressOf: Array<readonly [string, { max1: number; max2: number; seenAt: number }]> =
+      this.#mode === 'merge'
+        ? partials.flatMap(([, p]) =>
+            [...(p.sources ?? [])].map(
+              ([lane, [max1, max2]]) => [lane, { max1, max2, seenAt: p.seenAt }] as const,
+            ),
+          )
+        : partials.map(([lane, p]) => [lane, p] as const);
+    for (const [lane, p] of progressOf) {
       const progress = this.#lanes.get(lane) ?? { max1: NONE, max2: NONE, seenAt: NONE };
       // The two largest of both multisets: one far-future record alone cannot move the watermark.
       const top = [progress.max1, progress.max2, p.max1, p.max2].sort((a, b) => b - a);
@@ -253,6 +398,8 @@ export class EventTimeWindows<T> {
       progress.max2 = top[1] as number;
       if (p.seenAt > progress.seenAt) progress.seenAt = p.seenAt;
       this.#lanes.set(lane, progress);
+    }
+    for (const [, p] of partials) {
       for (let i = 0; i < windows.length; i++) {
         const w = windows[i] as TumblingWindow<unknown, unknown, unknown>;
         late[w.name] = (late[w.name] as number) + (p.late[i] as number);
@@ -266,7 +413,7 @@ export class EventTimeWindows<T> {
         }
       }
     }
-    const active = new Set(partials.filter(([, p]) => p.seenAt !== NONE).map(([lane]) => lane));
+    const active = new Set(progressOf.filter(([, p]) => p.seenAt !== NONE).map(([lane]) => lane));
     const watermark = options.recorded !== undefined ? options.recorded : this.#advance(now, active);
     this.#watermark = watermark;
     const finalized: FinalWindowState[] = [];

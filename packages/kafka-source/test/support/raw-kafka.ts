@@ -78,8 +78,16 @@ export async function produceRaw(
   }
 }
 
-/** Reads `count` messages of a topic from its start (or fewer once `timeoutMs` passed), bytes untouched. */
-export async function readRaw(topic: string, count: number, timeoutMs = 30_000): Promise<ReadMessage[]> {
+/**
+ * Reads `count` messages of a topic from its start (or fewer once `timeoutMs` passed), bytes untouched;
+ * `settings` are extra librdkafka properties, such as `{ 'isolation.level': 'read_uncommitted' }`.
+ */
+export async function readRaw(
+  topic: string,
+  count: number,
+  timeoutMs = 30_000,
+  settings: Record<string, string | number | boolean> = {},
+): Promise<ReadMessage[]> {
   const Kafka = kafkaModule();
   const consumer = new Kafka.KafkaConsumer(
     {
@@ -87,7 +95,8 @@ export async function readRaw(topic: string, count: number, timeoutMs = 30_000):
       'group.id': `raw-reader-${randomUUID()}`,
       'enable.auto.commit': false,
       'fetch.message.max.bytes': 10_000_000,
-    },
+      ...settings,
+    } as never,
     { 'auto.offset.reset': 'earliest' },
   );
   await call<unknown>((cb) => consumer.connect({ timeout: 15_000 }, cb as never));
