@@ -1,10 +1,3 @@
-import { defineConfig } from 'tsup';
+import { packageConfig } from '../../tsup.package';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm'],
-  dts: false, // declarations and their maps come from tsc: scripts/build-declarations.mjs
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-});
+export default packageConfig(['src/index.ts']);

@@ -18,7 +18,8 @@ import {
   SASL_USER,
   TLS_BROKERS,
 } from './support/kafka';
-import { expectedTotals, generatedTickets, sumRows } from './support/ticket-totals';
+import { batchTotals, expectedBreakdown } from './support/outputs';
+import { generatedTickets } from './support/ticket-totals';
 import { waitFor } from './support/wait';
 
 let dir: string;
@@ -32,24 +33,8 @@ afterEach(async () => {
 afterAll(() => ensureBroker());
 
 /** What the batch files must add up to for `count` tickets of a seed, computed without the engine. */
-function expected(count: number, seed: number, badFraction: number) {
-  const { valid, invalid, byType, byPriority, byTeam } = expectedTotals(
-    generatedTickets(count, seed, badFraction),
-  );
-  // Hours depend on when the tickets were generated; the other breakdowns do not.
-  return { valid, invalid, byType, byPriority, byTeam };
-}
-
-function totals(batches: Array<Record<string, unknown>>) {
-  const sum = (field: string, key: string, value: string) => sumRows(batches, field, key, value);
-  return {
-    valid: batches.reduce((s, b) => s + (b.total_tickets as number), 0),
-    invalid: batches.reduce((s, b) => s + (b.invalid_tickets as number), 0),
-    byType: sum('by_type', 'request_type', 'count_by_request_type'),
-    byPriority: sum('by_priority', 'priority', 'count_by_priority'),
-    byTeam: sum('by_team', 'support_team', 'count_by_support_team'),
-  };
-}
+const expected = (count: number, seed: number, badFraction: number) =>
+  expectedBreakdown(generatedTickets(count, seed, badFraction));
 
 describe('ticket pipeline on a real Kafka broker', () => {
   it('processes every produced ticket into batch files whose totals and breakdowns match', async () => {
@@ -69,7 +54,7 @@ describe('ticket pipeline on a real Kafka broker', () => {
     const batches = await readBatches(out);
     expect(batches.map((b) => b.batch_id)).toEqual(batches.map((_, i) => i));
     const want = expected(6000, 11, 0.05);
-    expect(totals(batches)).toEqual(want);
+    expect(batchTotals(batches)).toEqual(want);
 
     // Every invalid record of the topic, and nothing else, lands in the dead-letter topic once, as the
     // original value with its own reason and origin.
@@ -136,7 +121,7 @@ describe('ticket pipeline on a real Kafka broker', () => {
 
     const batches = await readBatches(out);
     expect(batches.map((b) => b.batch_id)).toEqual(batches.map((_, i) => i));
-    expect(totals(batches)).toEqual(expected(total, 21, 0.02));
+    expect(batchTotals(batches)).toEqual(expected(total, 21, 0.02));
     const names = await readdir(out);
     expect(names.filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });

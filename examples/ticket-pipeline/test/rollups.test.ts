@@ -1,9 +1,10 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readBatches, recordsIn, runCli, startCli } from './support/cli';
 import { createTopic, ensureBroker, freshTopic, processArgs, produceTickets } from './support/kafka';
+import { openInCheckpoint, rollupFiles, totalOf } from './support/outputs';
 import { expectedTotals, generatedTickets } from './support/ticket-totals';
 import { waitFor } from './support/wait';
 
@@ -14,33 +15,6 @@ beforeEach(async () => {
 afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
-
-/** Every rollup file under `<out>/<name>/`, by path relative to `out`, as its text. */
-async function rollupFiles(out: string, name: 'hourly' | 'daily'): Promise<Map<string, string>> {
-  const files = new Map<string, string>();
-  const paths = await readdir(join(out, name), { recursive: true }).catch(() => [] as string[]);
-  for (const path of paths.filter((p) => p.endsWith('metrics.json')).sort()) {
-    files.set(`${name}/${path}`, await readFile(join(out, name, path), 'utf8'));
-  }
-  return files;
-}
-
-const totalOf = (files: Map<string, string>) =>
-  [...files.values()].reduce((n, text) => n + (JSON.parse(text).total_tickets as number), 0);
-
-/** Records in the open windows the last committed batch saved, per window name. */
-async function openInCheckpoint(out: string): Promise<Record<string, number>> {
-  const folder = join(out, '_checkpoint', 'offsets');
-  const ids = (await readdir(folder)).map((n) => Number(n.replace('.json', ''))).sort((a, b) => a - b);
-  const plan = JSON.parse(await readFile(join(folder, `${ids.at(-1)}.json`), 'utf8'));
-  const open: Record<string, number> = {};
-  for (const [name, { open: windows }] of Object.entries(
-    plan.eventTime.windows as Record<string, { open: [number, number, unknown][] }>,
-  )) {
-    open[name] = windows.reduce((n, [, records]) => n + records, 0);
-  }
-  return open;
-}
 
 describe('event-time rollups from a file', () => {
   it('writes every hour and day once, final, with late tickets counted, and the same bytes on every run', async () => {

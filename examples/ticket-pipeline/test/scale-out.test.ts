@@ -13,7 +13,15 @@ import { headerText, readRaw } from '../../../packages/kafka-source/test/support
 import { parseTicket } from '../src/domain/validate';
 import { type RunningCli, readBatches, recordsIn, startCli } from './support/cli';
 import { BROKERS, createTopic, ensureBroker, freshTopic, processArgs, produceTickets } from './support/kafka';
-import { expectedTotals, generatedTickets, sumRows } from './support/ticket-totals';
+import {
+  batchTotals,
+  expectedBreakdown,
+  lastPlan,
+  openInCheckpoint,
+  rollupFiles,
+  totalOf,
+} from './support/outputs';
+import { expectedTotals, generatedTickets } from './support/ticket-totals';
 import { waitFor } from './support/wait';
 
 let dir: string;
@@ -139,58 +147,6 @@ async function mergedAtLeast(
   if (dead) throw dead;
 }
 
-function totals(batches: Array<Record<string, unknown>>) {
-  const sum = (field: string, key: string, value: string) => sumRows(batches, field, key, value);
-  return {
-    valid: batches.reduce((s, b) => s + (b.total_tickets as number), 0),
-    invalid: batches.reduce((s, b) => s + (b.invalid_tickets as number), 0),
-    byType: sum('by_type', 'request_type', 'count_by_request_type'),
-    byPriority: sum('by_priority', 'priority', 'count_by_priority'),
-    byTeam: sum('by_team', 'support_team', 'count_by_support_team'),
-  };
-}
-
-/** The engine-free count of `lines` (hours left out: they depend on when the tickets were generated). */
-function expected(lines: readonly string[]) {
-  const { valid, invalid, byType, byPriority, byTeam } = expectedTotals(lines);
-  return { valid, invalid, byType, byPriority, byTeam };
-}
-
-/** Every rollup file under `<out>/<name>/`, by path relative to `out`, as its text. */
-async function rollupFiles(out: string, name: 'hourly' | 'daily'): Promise<Map<string, string>> {
-  const files = new Map<string, string>();
-  const paths = await readdir(join(out, name), { recursive: true }).catch(() => [] as string[]);
-  for (const path of paths.filter((p) => p.endsWith('metrics.json')).sort()) {
-    files.set(`${name}/${path}`, await readFile(join(out, name, path), 'utf8'));
-  }
-  return files;
-}
-
-const totalOf = (files: Map<string, string>) =>
-  [...files.values()].reduce((n, text) => n + (JSON.parse(text).total_tickets as number), 0);
-
-/** The plan of the last committed batch of `out`. */
-async function lastPlan(out: string): Promise<Record<string, unknown>> {
-  const folder = join(out, '_checkpoint', 'offsets');
-  const ids = (await readdir(folder))
-    .filter((n) => /^\d+\.json$/.test(n))
-    .map((n) => Number(n.replace('.json', '')))
-    .sort((a, b) => a - b);
-  return JSON.parse(await readFile(join(folder, `${ids.at(-1)}.json`), 'utf8'));
-}
-
-type OpenWindows = Record<string, { open: Array<[number, number, unknown]> }>;
-
-/** Records in the open windows the last committed batch saved, per window name. */
-async function openInCheckpoint(out: string): Promise<Record<string, number>> {
-  const plan = (await lastPlan(out)) as { eventTime: { windows: OpenWindows } };
-  const open: Record<string, number> = {};
-  for (const [name, { open: windows }] of Object.entries(plan.eventTime.windows)) {
-    open[name] = windows.reduce((n, [, records]) => n + records, 0);
-  }
-  return open;
-}
-
 /**
  * Tickets per window start (ms) of one rollup: its final files plus the windows still open in the last
  * checkpoint. A window is final or open, never both.
@@ -203,7 +159,9 @@ async function perWindow(out: string, name: 'hourly' | 'daily'): Promise<Record<
     expect(counts[start], `${name} window ${row.window_start} written twice`).toBeUndefined();
     counts[start] = row.total_tickets as number;
   }
-  const plan = (await lastPlan(out)) as { eventTime: { windows: OpenWindows } };
+  const plan = (await lastPlan(out)) as {
+    eventTime: { windows: Record<string, { open: Array<[number, number, unknown]> }> };
+  };
   for (const [start, records] of plan.eventTime.windows[name]?.open ?? []) {
     expect(
       counts[start],
@@ -307,8 +265,8 @@ describe('scale-out: partial processors and a merge on a real Kafka broker', () 
     await Promise.all([stop(procs.p1, 'p1'), stop(procs.p2, 'p2'), stop(procs.merge, 'merge')]);
 
     const batches = await expectCleanOutput(out);
-    const want = expected(lines);
-    expect(totals(batches)).toEqual(want);
+    const want = expectedBreakdown(lines);
+    expect(batchTotals(batches)).toEqual(want);
     await expectDeadLettersOnce(topic, total, want.invalid);
 
     // Rollups: every valid ticket is in a final hour, late, or in an hour still open at the last checkpoint.
@@ -350,8 +308,8 @@ describe('scale-out: partial processors and a merge on a real Kafka broker', () 
     await Promise.all(Object.entries(procs).map(([name, cli]) => stop(cli, name)));
 
     const batches = await expectCleanOutput(out);
-    const want = expected(lines);
-    expect(totals(batches)).toEqual(want);
+    const want = expectedBreakdown(lines);
+    expect(batchTotals(batches)).toEqual(want);
     await expectDeadLettersOnce(topic, total, want.invalid);
   }, 150_000);
 
@@ -379,8 +337,8 @@ describe('scale-out: partial processors and a merge on a real Kafka broker', () 
 
     const a = await expectCleanOutput(outA);
     const b = await expectCleanOutput(outB);
-    expect(totals(b)).toEqual(totals(a));
-    expect(totals(b).valid).toBe(valid);
+    expect(batchTotals(b)).toEqual(batchTotals(a));
+    expect(batchTotals(b).valid).toBe(valid);
     for (const batches of [a, b]) expect(batches.reduce((n, x) => n + (x.late_tickets as number), 0)).toBe(0);
     const hoursA = await perWindow(outA, 'hourly');
     const hoursB = await perWindow(outB, 'hourly');

@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { dirname } from 'node:path';
 import {
   acquireLease,
+  type BatchProgress,
   type BlobStore,
   blobCheckpointStore,
   type CheckpointStore,
@@ -214,15 +215,10 @@ export async function runPartialProcessor<R>(
       pipeline.events$.subscribe((event) => {
         if (event.type === 'batch-committed') {
           const p = event.batch;
-          logger.info(`[✓] partial of batch ${p.batchId} committed → ${settings.partialsTopic}`, {
-            batch: p.batchId,
-            tickets: p.records,
-            invalid: p.invalidRecords,
-            inputPerSecond: Math.round(p.inputRecordsPerSecond),
-            processedPerSecond: Math.round(p.processedRecordsPerSecond),
-            durationMs: Math.round(p.durationMs.total),
-            ...(p.replayed ? { replayed: true } : {}),
-          });
+          logger.info(
+            `[✓] partial of batch ${p.batchId} committed → ${settings.partialsTopic}`,
+            batchFields(p),
+          );
         }
       });
       await drive(
@@ -388,13 +384,7 @@ async function writeMetrics<R>(
     if (event.type === 'batch-committed') {
       const p = event.batch;
       logger.info(`[✓] JSON metrics written → ${p.output}`, {
-        batch: p.batchId,
-        tickets: p.records,
-        invalid: p.invalidRecords,
-        inputPerSecond: Math.round(p.inputRecordsPerSecond),
-        processedPerSecond: Math.round(p.processedRecordsPerSecond),
-        durationMs: Math.round(p.durationMs.total),
-        ...(p.replayed ? { replayed: true } : {}),
+        ...batchFields(p),
         ...(p.lateRecords ? { late: Object.values(p.lateRecords)[0] ?? 0 } : {}),
         ...(p.watermark !== undefined ? { watermark: p.watermark?.toISOString() ?? null } : {}),
       });
@@ -549,4 +539,17 @@ async function releaseLeases(leases: readonly Lease[], logger: Logger): Promise<
       );
     });
   }
+}
+
+/** The fields of a committed batch's log line. */
+function batchFields(p: BatchProgress): Record<string, unknown> {
+  return {
+    batch: p.batchId,
+    tickets: p.records,
+    invalid: p.invalidRecords,
+    inputPerSecond: Math.round(p.inputRecordsPerSecond),
+    processedPerSecond: Math.round(p.processedRecordsPerSecond),
+    durationMs: Math.round(p.durationMs.total),
+    ...(p.replayed ? { replayed: true } : {}),
+  };
 }

@@ -1,4 +1,3 @@
-import { request } from 'node:http';
 import { type RunningCli, startCli } from '../support/cli';
 import { waitFor } from '../support/wait';
 
@@ -21,45 +20,10 @@ export async function listeningPort(cli: RunningCli): Promise<number> {
   }, 'the "http listening on :PORT" line');
 }
 
-/** An HTTP response, read to its end. */
-export interface HttpResponse {
-  readonly status: number;
-  readonly contentType: string;
-  readonly body: string;
-}
+// HTTP and Prometheus helpers are the ops package's own test support.
+export { type HttpResponse, httpGet, parseMetrics } from '../../../../packages/ops/test/support';
 
-/** A plain GET over a fresh connection. */
-export function httpGet(port: number, path: string, method = 'GET'): Promise<HttpResponse> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (text: string) => {
-        body += text;
-      });
-      res.on('end', () =>
-        resolve({
-          status: res.statusCode ?? 0,
-          contentType: String(res.headers['content-type'] ?? ''),
-          body,
-        }),
-      );
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-/** The samples of a Prometheus text exposition, by `name{labels}` as written (`name` alone without labels). */
-export function parseMetrics(text: string): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{[^}]*\})?)\s+(\S+)/.exec(line);
-    if (match) out.set(match[1] as string, Number(match[2]));
-  }
-  return out;
-}
+import { httpGet, parseMetrics } from '../../../../packages/ops/test/support';
 
 /** Scrapes `/metrics` and parses it. */
 export async function scrape(port: number): Promise<Map<string, number>> {

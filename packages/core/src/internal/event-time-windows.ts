@@ -321,32 +321,11 @@ export class EventTimeWindows<T> {
   closePartial(partials: ReadonlyArray<readonly [string, LanePartial]>): PartialEventTime {
     const lanes: Record<string, readonly [number | null, number | null]> = {};
     const merged = this.#windows.map(() => new Map<number, OpenWindow>());
-    const into = (i: number, start: number, contribution: OpenWindow, keep: boolean) => {
-      const metrics = (this.#windows[i] as TumblingWindow<unknown, unknown, unknown>).metrics;
-      const map = merged[i] as Map<number, OpenWindow>;
-      const current = map.get(start);
-      if (current === undefined) {
-        map.set(
-          start,
-          keep
-            ? contribution
-            : { acc: metrics.merge(metrics.init(), contribution.acc), records: contribution.records },
-        );
-      } else {
-        current.acc = metrics.merge(current.acc, contribution.acc);
-        current.records += contribution.records;
-      }
-    };
     for (const [lane, p] of partials) {
       if (p.max1 !== NONE) lanes[lane] = [p.max1, p.max2 === NONE ? null : p.max2];
       this.#windows.forEach((_, i) => {
-        for (const [start, contribution] of p.open[i] as Map<number, OpenWindow>) {
-          for (const k of this.#coarser[i] as number[]) {
-            const size = this.#sizes[k] as number;
-            into(k, Math.floor(start / size) * size, contribution, false);
-          }
-          into(i, start, contribution, true);
-        }
+        for (const [start, contribution] of p.open[i] as Map<number, OpenWindow>)
+          this.#spread(merged, i, start, contribution);
       });
     }
     const windows: Record<
@@ -354,16 +333,9 @@ export class EventTimeWindows<T> {
       { codec: string; contributions: (readonly [number, number, StateData])[] }
     > = {};
     this.#windows.forEach((window, i) => {
-      const codec = this.#codecs[i] as StateCodec<unknown>;
-      const map = merged[i] as Map<number, OpenWindow>;
       windows[window.name] = {
-        codec: codec.id,
-        contributions: [...map.keys()]
-          .sort((a, b) => a - b)
-          .map((start) => {
-            const w = map.get(start) as OpenWindow;
-            return [start, w.records, codec.encode(w.acc)] as const;
-          }),
+        codec: (this.#codecs[i] as StateCodec<unknown>).id,
+        contributions: this.#encode(i, merged),
       };
     });
     return { lanes, windows };
@@ -403,14 +375,8 @@ export class EventTimeWindows<T> {
       for (let i = 0; i < windows.length; i++) {
         const w = windows[i] as TumblingWindow<unknown, unknown, unknown>;
         late[w.name] = (late[w.name] as number) + (p.late[i] as number);
-        for (const [start, contribution] of p.open[i] as Map<number, OpenWindow>) {
-          // Coarser windows first: `merge` never changes its second argument, which is then kept.
-          for (const k of this.#coarser[i] as number[]) {
-            const size = this.#sizes[k] as number;
-            this.#absorb(k, Math.floor(start / size) * size, contribution, false);
-          }
-          this.#absorb(i, start, contribution, true);
-        }
+        for (const [start, contribution] of p.open[i] as Map<number, OpenWindow>)
+          this.#spread(this.#open, i, start, contribution);
       }
     }
     const active = new Set(progressOf.filter(([, p]) => p.seenAt !== NONE).map(([lane]) => lane));
@@ -431,10 +397,28 @@ export class EventTimeWindows<T> {
     return { watermark, late, finalized, state: this.#snapshot() };
   }
 
-  /** Merges a contribution into open window `start` of window `i`; `keep` lets it become that window. */
-  #absorb(i: number, start: number, contribution: OpenWindow, keep: boolean): void {
+  /**
+   * Merges a contribution of window `i` into `into`: into the coarser windows it feeds first (`merge`
+   * never changes its second argument), then into window `i` itself, which may keep it.
+   */
+  #spread(into: Map<number, OpenWindow>[], i: number, start: number, contribution: OpenWindow): void {
+    for (const k of this.#coarser[i] as number[]) {
+      const size = this.#sizes[k] as number;
+      this.#absorb(into, k, Math.floor(start / size) * size, contribution, false);
+    }
+    this.#absorb(into, i, start, contribution, true);
+  }
+
+  /** Merges a contribution into window `start` of `into[i]`; `keep` lets it become that window. */
+  #absorb(
+    into: Map<number, OpenWindow>[],
+    i: number,
+    start: number,
+    contribution: OpenWindow,
+    keep: boolean,
+  ): void {
     const metrics = (this.#windows[i] as TumblingWindow<unknown, unknown, unknown>).metrics;
-    const open = this.#open[i] as Map<number, OpenWindow>;
+    const open = into[i] as Map<number, OpenWindow>;
     const current = open.get(start);
     if (current === undefined) {
       open.set(
@@ -447,6 +431,18 @@ export class EventTimeWindows<T> {
       current.acc = metrics.merge(current.acc, contribution.acc);
       current.records += contribution.records;
     }
+  }
+
+  /** The windows of `from[i]` as data, `[start, records, state]` by start. */
+  #encode(i: number, from: Map<number, OpenWindow>[]): (readonly [number, number, StateData])[] {
+    const codec = this.#codecs[i] as StateCodec<unknown>;
+    const open = from[i] as Map<number, OpenWindow>;
+    return [...open.keys()]
+      .sort((a, b) => a - b)
+      .map((start) => {
+        const w = open.get(start) as OpenWindow;
+        return [start, w.records, codec.encode(w.acc)] as const;
+      });
   }
 
   /** The watermark after a batch: the minimum over active lanes, never moving back. */
@@ -474,17 +470,10 @@ export class EventTimeWindows<T> {
       { codec: string; size: number; open: (readonly [number, number, StateData])[] }
     > = {};
     this.#windows.forEach((window, i) => {
-      const codec = this.#codecs[i] as StateCodec<unknown>;
-      const open = this.#open[i] as Map<number, OpenWindow>;
       windows[window.name] = {
-        codec: codec.id,
+        codec: (this.#codecs[i] as StateCodec<unknown>).id,
         size: window.size,
-        open: [...open.keys()]
-          .sort((a, b) => a - b)
-          .map((start) => {
-            const w = open.get(start) as OpenWindow;
-            return [start, w.records, codec.encode(w.acc)] as const;
-          }),
+        open: this.#encode(i, this.#open),
       };
     });
     return { watermark: this.#watermark, lanes, windows };
