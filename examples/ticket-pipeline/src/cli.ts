@@ -11,8 +11,11 @@ const shutdown = installShutdown();
 /** Exit code of a runtime failure. */
 const EXIT_FAILURE = 1;
 
-const [{ main, EXIT_USAGE }, { firstLine, TicketflowError }, { ambientSecrets, secretScrubber }] =
-  await Promise.all([import('./main'), import('@ticketflow/core'), import('./logger')]);
+const [
+  { main, EXIT_USAGE },
+  { describeValue, firstLine, TicketflowError },
+  { ambientSecrets, secretScrubber },
+] = await Promise.all([import('./main'), import('@ticketflow/core'), import('./logger')]);
 const scrub = secretScrubber(ambientSecrets());
 
 main(process.argv.slice(2), shutdown).then(
@@ -20,7 +23,7 @@ main(process.argv.slice(2), shutdown).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    const message = error instanceof Error ? firstLine(error.message) : String(error);
+    const message = firstLine(describeValue(error instanceof Error ? error.message : error));
     process.stderr.write(`ticket-pipeline: ${scrub(message)}\n`);
     process.exitCode =
       error instanceof TicketflowError && error.code === 'INVALID_OPTION' ? EXIT_USAGE : EXIT_FAILURE;

@@ -73,7 +73,7 @@ export class InvalidOptionError extends TicketflowError {
  */
 export function toTicketflowError(error: unknown, code: ErrorCode, context: string): TicketflowError {
   if (error instanceof TicketflowError) return error;
-  const detail = error instanceof Error ? error.message : String(error);
+  const detail = error instanceof Error ? describeValue(error.message) : describeValue(error);
   const flags = (typeof error === 'object' && error !== null ? error : {}) as {
     retriable?: unknown;
     fatal?: unknown;
@@ -83,6 +83,23 @@ export function toTicketflowError(error: unknown, code: ErrorCode, context: stri
     retriable: flags.retriable === true,
     fatal: flags.fatal === true,
   });
+}
+
+/**
+ * `String(value)` that never throws: a value whose conversion throws (an object whose `toString` is not
+ * a function, a revoked proxy...) is described by its type tag, such as `[object Object]`. For
+ * messages about values that came from outside: thrown by user code, decoded from a saved state.
+ */
+export function describeValue(value: unknown): string {
+  try {
+    return String(value);
+  } catch {
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      return `[${typeof value}]`;
+    }
+  }
 }
 
 /** The first line of a message, so that every error prints on one line. */

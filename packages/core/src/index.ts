@@ -37,6 +37,7 @@ export {
 export { type DeadLetter, type DeadLetterHandler, discardDeadLetters } from './dead-letter';
 export { type Duration, MAX_DURATION_MS, toMilliseconds } from './duration';
 export {
+  describeValue,
   ERROR_CODES,
   type ErrorCode,
   firstLine,

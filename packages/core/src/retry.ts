@@ -1,6 +1,6 @@
 import pRetry from 'p-retry';
 import { type Duration, toMilliseconds } from './duration';
-import { firstLine, TicketflowError, toTicketflowError } from './errors';
+import { describeValue, firstLine, TicketflowError, toTicketflowError } from './errors';
 
 /** A durable step of a batch, in the order the pipeline runs them. */
 export type DurableStep = 'begin' | 'dead-letters' | 'write' | 'commit';
@@ -143,7 +143,10 @@ export function retryPolicy(options: RetryOptions = {}): RetryPolicy {
       if (last !== undefined) throw last;
       throw error instanceof TicketflowError
         ? error
-        : new TicketflowError('ABORTED', `${step} of batch ${batchId} stopped: ${firstLine(String(error))}`);
+        : new TicketflowError(
+            'ABORTED',
+            `${step} of batch ${batchId} stopped: ${firstLine(describeValue(error))}`,
+          );
     } finally {
       signal.removeEventListener('abort', interrupt);
     }

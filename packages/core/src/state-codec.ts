@@ -1,5 +1,5 @@
 import type { Aggregator, AnyAggregator, StateCodec, StateData } from './aggregator';
-import { InvalidOptionError, TicketflowError } from './errors';
+import { describeValue, InvalidOptionError, TicketflowError } from './errors';
 
 /**
  * The codec of an aggregator whose state must leave memory (saved in a checkpoint, sent to another
@@ -211,7 +211,7 @@ function describeData(data: unknown): string {
         ? String(data)
         : (JSON.stringify(data) ?? String(data));
   } catch {
-    text = String(data);
+    text = describeValue(data);
   }
   return text.length > 60 ? `${text.slice(0, 59)}…` : text;
 }

@@ -1,4 +1,4 @@
-import { type ErrorCode, firstLine, TicketflowError } from './errors';
+import { describeValue, type ErrorCode, firstLine, TicketflowError } from './errors';
 
 /** What a file-system call was doing, for the message: `cannot <action> <path>`. */
 export type FileAction = 'write' | 'read' | 'list' | 'delete';
@@ -69,7 +69,7 @@ export function fileSystemError(
   const known = errno !== undefined ? WAYS_OUT[errno] : undefined;
   const detail = known
     ? known.replaceAll('{folder}', folder)
-    : `${errno ?? 'error'}: ${firstLine(error instanceof Error ? error.message : String(error))}`;
+    : `${errno ?? 'error'}: ${firstLine(describeValue(error instanceof Error ? error.message : error))}`;
   return new TicketflowError(code, `cannot ${action} ${path}: ${detail}`, {
     cause: error,
     retriable: errno !== undefined && RETRIABLE.has(errno),

@@ -473,6 +473,16 @@ describe('the codecs of the built-in aggregators', () => {
     }
   });
 
+  it('refuses a quantile sketch state whose parts are objects that cannot be printed', () => {
+    // Found by the property above (seed 1972558726): a mode of {"toString": ""} made the message throw.
+    const agg = quantiles((r: Row) => r.n, [0.5]);
+    const data = saved(agg.codec?.encode(fold(agg, [{ kind: 'a', team: 0, key: 0, n: 0 }])) as StateData);
+    for (const part of ['mode', 'version', 'compression', 'means', 'min']) {
+      const broken = { ...(data as Record<string, StateData>), [part]: { toString: '' } };
+      expect(refusal(() => agg.codec?.decode(broken))).toMatch(/^invalid quantiles\/1 state: /);
+    }
+  });
+
   it('keeps the type of count-by keys, and the numbers JSON cannot hold', () => {
     const agg = countBy((k: string | number) => k);
     const acc = fold(agg, [

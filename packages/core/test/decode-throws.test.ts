@@ -94,4 +94,31 @@ describe('a decode step that throws', () => {
     expect(letters[0]?.reason).toBe(`decode threw ${line.slice(0, 299)}…`);
     expect(letters[1]?.reason).toBe('decode threw a bare string');
   });
+
+  it('dead-letters the record even when what was thrown cannot be turned into a string', async () => {
+    const { from } = await import('rxjs');
+    const letters: DeadLetter<number>[] = [];
+    const batches: Array<{ records: number; invalidRecords: number }> = [];
+    await new Promise<void>((done, fail) =>
+      from([{ lane: 'l', values: [1, 2, 3], offsets: [0, 1, 2] }])
+        .pipe(
+          microBatch<number, number, number>({
+            aggregator: { init: () => 0, add: (a, n) => a + n, merge: (a, b) => a + b, result: (a) => a },
+            decode: (n) => {
+              // String() of either throws a TypeError.
+              if (n === 1) throw { toString: '' };
+              if (n === 2) throw Object.create(null);
+              return n;
+            },
+            onRejected: (letter) => letters.push(letter),
+          }),
+        )
+        .subscribe({ next: (b) => batches.push(b), error: fail, complete: done }),
+    );
+    expect(batches).toMatchObject([{ records: 1, invalidRecords: 2 }]);
+    expect(letters.map((l) => l.reason)).toEqual([
+      'decode threw [object Object]',
+      'decode threw [object Object]',
+    ]);
+  });
 });

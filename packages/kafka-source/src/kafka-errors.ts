@@ -1,4 +1,4 @@
-import { firstLine, TicketflowError } from '@ticketflow/core';
+import { describeValue, firstLine, TicketflowError } from '@ticketflow/core';
 
 /** The shape of the client's errors. */
 export interface ClientError {
@@ -109,7 +109,9 @@ export function isAuthenticationError(error: ClientError): boolean {
  */
 export function fromClientError(error: unknown, context: string, brokers: string): TicketflowError {
   if (error instanceof TicketflowError) return error;
-  const e = (typeof error === 'object' && error !== null ? error : { message: String(error) }) as ClientError;
+  const e = (
+    typeof error === 'object' && error !== null ? error : { message: describeValue(error) }
+  ) as ClientError;
   const flags = {
     cause: error,
     retriable: e.isRetriable === true || e.retriable === true,

@@ -6,6 +6,7 @@ import {
   type CheckpointStore,
   type DeadLetter,
   type DeadLetterHandler,
+  describeValue,
   firstLine,
   type InputRange,
   InvalidOptionError,
@@ -192,7 +193,7 @@ export function kafkaPartials(options: KafkaPartialsOptions): KafkaPartials {
     const isFatal = e.isFatal === true;
     if (isFenceCode(code, isFatal) || (fatal !== undefined && isFenceCode(fatal.code, true)))
       return fenced(error);
-    const detail = firstLine(e.message ?? String(error));
+    const detail = firstLine(e.message ?? describeValue(error));
     const flags = { cause: error, retriable: false };
     if (code === RDKAFKA.UNKNOWN_TOPIC || code === RDKAFKA.UNKNOWN_TOPIC_OR_PART)
       return new TicketflowError('TOPIC_NOT_FOUND', `${what}: ${detail}`, flags);

@@ -1,6 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { InvalidOptionError, TicketflowError } from '@ticketflow/core';
+import { describeValue, InvalidOptionError, TicketflowError } from '@ticketflow/core';
 import { dashboardAssets, readAsset, type StaticAsset } from './assets';
 import type { HealthReport } from './health';
 
@@ -127,7 +127,7 @@ export async function startOpsServer(options: OpsServerOptions): Promise<OpsServ
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
       if (!response.headersSent) {
-        const message = error instanceof Error ? error.message : String(error);
+        const message = describeValue(error instanceof Error ? error.message : error);
         send(response, 500, JSON_TYPE, `${JSON.stringify({ error: message })}\n`, false);
       } else response.destroy();
     });

@@ -1,5 +1,6 @@
 import {
   type DurableStep,
+  describeValue,
   firstLine,
   type PipelineEvent,
   type RetryOptions,
@@ -103,7 +104,7 @@ const DONE: Record<DurableStep, (batchId: number) => string> = {
   commit: (id) => `batch ${id} committed`,
 };
 
-const reasonOf = (error: unknown) => firstLine(error instanceof Error ? error.message : String(error));
+const reasonOf = (error: unknown) => firstLine(describeValue(error instanceof Error ? error.message : error));
 
 const silent: OperationsLogger = { info() {}, warn() {}, error() {} };
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { composeSteps, InvalidOptionError, parsePartial } from '@ticketflow/core';
+import { composeSteps, describeValue, InvalidOptionError, parsePartial } from '@ticketflow/core';
 import type { KafkaConnectionOptions } from '@ticketflow/kafka-source';
 import type { Settings } from '../config';
 import type { Logger } from '../logger';
@@ -72,7 +72,7 @@ export async function runPartials(
   } finally {
     await transaction.close().catch((error: unknown) => {
       logger.warn(
-        `cannot close the transactional producer (${error instanceof Error ? error.message : String(error)})`,
+        `cannot close the transactional producer (${describeValue(error instanceof Error ? error.message : error)})`,
       );
     });
   }

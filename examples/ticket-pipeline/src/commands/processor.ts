@@ -8,6 +8,7 @@ import {
   type CheckpointStore,
   createPipeline,
   type DeadLetterHandler,
+  describeValue,
   type Lease,
   type PartialAggregate,
   type Pipeline,
@@ -519,7 +520,7 @@ async function removeLeftovers(store: BlobStore, logger: Logger): Promise<void> 
   } catch (error) {
     // Not worth stopping for: the batch writes meet the same trouble and follow the retry policy.
     logger.warn(
-      `cannot remove leftover temporary files: ${error instanceof Error ? error.message : String(error)}`,
+      `cannot remove leftover temporary files: ${describeValue(error instanceof Error ? error.message : error)}`,
     );
     return;
   }
@@ -535,7 +536,7 @@ async function releaseLeases(leases: readonly Lease[], logger: Logger): Promise<
   for (const lease of leases) {
     await lease.release().catch((error: unknown) => {
       logger.warn(
-        `cannot release the lease ${lease.location} (${error instanceof Error ? error.message : String(error)}): a successor waits until it expires`,
+        `cannot release the lease ${lease.location} (${describeValue(error instanceof Error ? error.message : error)}): a successor waits until it expires`,
       );
     });
   }

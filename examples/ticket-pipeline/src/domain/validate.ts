@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { type Rejection, reject, type Step } from '@ticketflow/core';
+import { describeValue, type Rejection, reject, type Step } from '@ticketflow/core';
 import { PRIORITIES, type Priority, REQUEST_TYPES, type RequestType, type Ticket } from './ticket';
 
 /** The longest reason a rejection from this module carries, in UTF-16 code units. */
@@ -366,7 +366,7 @@ function describe(value: unknown): string {
 }
 
 function invalidJsonReason(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = describeValue(error instanceof Error ? error.message : error);
   return `invalid JSON: ${oneLine(message, JSON_ERROR_LENGTH)}`;
 }
 

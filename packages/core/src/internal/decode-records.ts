@@ -1,5 +1,6 @@
 import { map, type OperatorFunction } from 'rxjs';
 import type { DeadLetter } from '../dead-letter';
+import { describeValue } from '../errors';
 import { type RecordContext, Rejection, type Step } from '../rejection';
 import type { DataGap } from '../source';
 import type { RecoveredEvent } from './recovery';
@@ -31,7 +32,10 @@ const MAX_THROWN_REASON = 300;
 
 /** A one-line reason from whatever a decode step threw. */
 function thrownReason(error: unknown): string {
-  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  const message =
+    error instanceof Error
+      ? `${describeValue(error.name)}: ${describeValue(error.message)}`
+      : describeValue(error);
   const line = message.replace(/[\r\n]+/g, ' ').trim();
   return `decode threw ${line.length > MAX_THROWN_REASON ? `${line.slice(0, MAX_THROWN_REASON - 1)}…` : line}`;
 }

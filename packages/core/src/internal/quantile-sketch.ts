@@ -408,7 +408,8 @@ export class QuantileSketch {
       }
       return sketch;
     }
-    if (json.mode !== 'digest') throw invalid(`unknown mode ${String(json.mode)}`);
+    if (json.mode !== 'digest')
+      throw invalid(`unknown mode ${typeof json.mode === 'string' ? json.mode : typeof json.mode}`);
     const capacity = Math.max(INITIAL_CENTROIDS, means.length);
     sketch.#exact = false;
     sketch.#slots = new Map();
