@@ -406,6 +406,12 @@ export const COMMANDS = {
       'instance-id': INSTANCE_ID,
       'on-data-loss': ON_DATA_LOSS,
       'partials-topic': PARTIALS_TOPIC,
+      workers: {
+        kind: 'positive',
+        description:
+          'threads that decode and fold the tickets of --input (1: the main thread only; default: the cores available)',
+        env: 'TICKETFLOW_WORKERS',
+      },
       ...PROCESSING,
       ...EVENT_TIME,
       ...QUIET,
@@ -549,6 +555,11 @@ const SCHEMA = {
           path: ['input'],
           message: 'must be a file, or - for standard input',
           params: { given: 'a folder' },
+        });
+      } else if (s.workers !== undefined && s.input === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'process takes --workers with --input (a file or standard input), not with --brokers',
         });
       } else if (s.partialsTopic !== undefined && s.input !== undefined) {
         ctx.addIssue({

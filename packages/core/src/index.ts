@@ -114,3 +114,4 @@ export type {
 export { decodeState, encodeState, type SavedState, stateCodecOf } from './state-codec';
 export { composeSteps } from './steps';
 export { type FileAction, fileSystemError } from './storage-error';
+export { type FoldDefinition, foldWorker, type WorkerOptions } from './workers';

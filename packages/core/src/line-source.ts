@@ -2,6 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { Observable } from 'rxjs';
 import { TicketflowError } from './errors';
+import { packedChunk } from './internal/packed-lines';
 import type { RecordChunk, Source } from './source';
 
 /** The reason a line whose bytes are not UTF-8 is refused with. */
@@ -70,8 +71,8 @@ export function lineSource(options: LineSourceOptions): Source<string> {
           bytesRead += block.length;
           const bytes = carry === undefined ? block : Buffer.concat([carry, block]);
           carry = undefined;
-          const values: string[] = [];
           const offsets: number[] = [];
+          const bounds: number[] = [];
           let rejected: Map<number, string> | undefined;
           // Most blocks are valid UTF-8 as a whole: one fast check, and lines are checked one by one only
           // in a block that is not.
@@ -80,9 +81,9 @@ export function lineSource(options: LineSourceOptions): Source<string> {
           const push = (start: number, stop: number) => {
             if (checkLines && !isUtf8(bytes.subarray(start, stop))) {
               rejected ??= new Map();
-              rejected.set(values.length, NOT_UTF8);
+              rejected.set(offsets.length, NOT_UTF8);
             }
-            values.push(bytes.toString('utf8', start, stop));
+            bounds.push(start, stop);
             offsets.push(line);
           };
           let start = 0;
@@ -103,10 +104,11 @@ export function lineSource(options: LineSourceOptions): Source<string> {
               carry = Buffer.from(bytes.subarray(start));
             }
           }
-          records += values.length;
+          records += offsets.length;
           options.onRead?.({ bytes: bytesRead, records });
-          if (values.length > 0)
-            subscriber.next(rejected ? { lane, values, offsets, rejected } : { lane, values, offsets });
+          // Each line's string is made when the engine reads it (or by a worker thread, from the bytes).
+          if (offsets.length > 0)
+            subscriber.next(packedChunk(lane, { bytes, bounds: Int32Array.from(bounds) }, offsets, rejected));
         };
         const onData = (block: Buffer | string) => {
           emit(typeof block === 'string' ? Buffer.from(block) : block, false);

@@ -12,11 +12,13 @@ import { InvalidOptionError } from './errors';
 import type { EventTimeOptions, EventTimeState, FinalWindow } from './event-time';
 import { type DecodedEvent, type DecodedRecords, decodeRecords, REFUSED } from './internal/decode-records';
 import { EventTimeWindows, eventTimeSettings, type LanePartial } from './internal/event-time-windows';
+import { type FoldedRecords, type ParallelEvent, parallelFold } from './internal/parallel-fold';
 import { recover } from './internal/recovery';
 import type { PartialAggregate, PartialEventTime } from './partial';
 import type { Step } from './rejection';
 import type { DataGap, InputRange, OffsetRange, Positions, RecordChunk } from './source';
 import { decodeState, stateCodecOf } from './state-codec';
+import type { WorkerOptions } from './workers';
 
 /** A window to rebuild exactly: the recorded plan of a batch that was not committed before a crash. */
 export interface ReplayWindow {
@@ -54,7 +56,10 @@ export interface MicroBatchOptions<R, T, Acc> {
   readonly skipBefore?: Positions;
   /** A batch to rebuild first, over exactly its recorded range. Default: none. */
   readonly replay?: ReplayWindow;
-  /** Each emission closes the open window at once (when it holds records). */
+  /**
+   * Each emission closes the open window at once (when it holds records); an emitted function is then
+   * called, once the batch it closed was emitted.
+   */
   readonly flushRequests?: Observable<unknown>;
   /** Event-time windows kept open across micro-batches (see {@link EventTimeOptions}). Default: none. */
   readonly eventTime?: EventTimeOptions<T>;
@@ -73,6 +78,13 @@ export interface MicroBatchOptions<R, T, Acc> {
    * batch (which counts their records) and their contributions into the windows.
    */
   readonly stage?: 'final' | 'partial' | 'merge';
+  /**
+   * Decode and fold on worker threads (see {@link WorkerOptions}); `decode`, `aggregator` and `eventTime`
+   * must be built by the same fold module. Not in the merge stage. Default: on this thread.
+   */
+  readonly workers?: WorkerOptions;
+  /** With `workers`: told `true` when records wait for a worker thread and the source should pause. */
+  readonly onPressure?: (paused: boolean) => void;
 }
 
 /** What a micro-batch decided about event time (present only with event-time windows). */
@@ -184,32 +196,61 @@ export function microBatch<R, T, Acc>(
     skipBefore: options.skipBefore ?? {},
     ...(options.replay ? { replay: options.replay.range } : {}),
   });
+  const windows = settings
+    ? {
+        eventTime: () =>
+          new EventTimeWindows<T>(
+            settings,
+            stage === 'partial' ? undefined : options.eventTimeState,
+            scheduler.now(),
+            options.aggregator,
+            stage,
+          ),
+      }
+    : {};
+  const common = {
+    aggregator: options.aggregator,
+    span,
+    maxRecords,
+    scheduler,
+    ...(options.replay ? { replay: options.replay } : {}),
+    ...(options.stopped ? { stopped: options.stopped } : {}),
+    stage,
+    ...windows,
+  };
+  if (options.workers !== undefined) {
+    if (stage === 'merge') throw new InvalidOptionError('a merge stage cannot fold on worker threads');
+    const codec = stateCodecOf(options.aggregator, 'the metrics of a pipeline with worker threads');
+    const layout = settings
+      ? new EventTimeWindows<T>(settings, undefined, 0, options.aggregator, stage).layout()
+      : { panes: [], batchPane: -1 };
+    const folding = parallelFold<R>({
+      workers: options.workers,
+      layout: {
+        codec: codec.id,
+        windows: (settings?.windows ?? []).map(
+          (w) => [w.name, w.size, stateCodecOf(w.metrics, `the metrics of window "${w.name}"`).id] as const,
+        ),
+        ...layout,
+      },
+      maxRecords,
+      span,
+      scheduler,
+      ...(options.flushRequests ? { flushRequests: options.flushRequests } : {}),
+      replaying: options.replay !== undefined && Object.keys(options.replay.range).length > 0,
+      ...(options.onRejected ? { onRejected: options.onRejected } : {}),
+      ...(options.onPressure ? { onPressure: options.onPressure } : {}),
+    });
+    return (source) => source.pipe(recovery, folding, windowOperator<T, Acc>({ ...common, triggered: true }));
+  }
   const decoding = decodeRecords<R, T>((options.decode ?? identity) as Step<R, T>, options.onRejected);
   return (source) =>
     source.pipe(
       recovery,
       decoding,
       windowOperator<T, Acc>({
-        aggregator: options.aggregator,
-        span,
-        maxRecords,
-        scheduler,
-        ...(options.replay ? { replay: options.replay } : {}),
+        ...common,
         ...(options.flushRequests ? { flushRequests: options.flushRequests } : {}),
-        ...(options.stopped ? { stopped: options.stopped } : {}),
-        stage,
-        ...(settings
-          ? {
-              eventTime: () =>
-                new EventTimeWindows<T>(
-                  settings,
-                  stage === 'partial' ? undefined : options.eventTimeState,
-                  scheduler.now(),
-                  options.aggregator,
-                  stage,
-                ),
-            }
-          : {}),
       }),
     );
 }
@@ -224,15 +265,22 @@ interface WindowOperatorOptions<T, Acc> {
   readonly eventTime?: () => EventTimeWindows<T>;
   readonly stopped?: AbortSignal;
   readonly stage: 'final' | 'partial' | 'merge';
+  /**
+   * The batches are closed by `close` events upstream (the parallel fold stage keeps the timer and the
+   * flush requests, so that a close falls between the same records as they were read).
+   */
+  readonly triggered?: boolean;
 }
 
 /** The window operator: folds decoded runs into the open micro-batch (and event-time windows). */
 function windowOperator<T, Acc>(
   options: WindowOperatorOptions<T, Acc>,
-): OperatorFunction<DecodedEvent<T>, WindowBatch<Acc>> {
+): OperatorFunction<DecodedEvent<T> | ParallelEvent, WindowBatch<Acc>> {
   const { aggregator, span, maxRecords, scheduler, stage } = options;
   // The merge stage merges saved states: the batch aggregator's codec reads them.
   const codec = stage === 'merge' ? stateCodecOf(aggregator, 'the metrics of a merge stage') : undefined;
+  // Runs folded on worker threads arrive as states of the batch aggregator.
+  const foldedCodec = options.triggered ? stateCodecOf(aggregator, 'the metrics') : undefined;
   return (source) =>
     new Observable<WindowBatch<Acc>>((subscriber) => {
       const eventTime = options.eventTime?.();
@@ -404,6 +452,48 @@ function windowOperator<T, Acc>(
         // New records read meanwhile saw the recorded watermark, which is now the current one.
       };
 
+      /** Merges a run folded on a worker thread, as {@link foldRange} would have folded its records. */
+      const mergeFolded = (window: OpenWindow<Acc>, run: FoldedRecords): void => {
+        if (run.start >= run.end) return;
+        const { offsets, lane } = run;
+        let fold = window.lanes.get(lane);
+        if (fold === undefined) {
+          fold = { acc: aggregator.init(), from: offsets[run.start] as number, to: -1 };
+          if (eventTime) fold.partial = eventTime.partial();
+          window.lanes.set(lane, fold);
+        }
+        if (run.gap !== undefined) fold.gaps = [...(fold.gaps ?? []), run.gap];
+        let acc = aggregator.merge(
+          fold.acc,
+          (foldedCodec as NonNullable<typeof foldedCodec>).decode(run.state),
+        );
+        const partial = fold.partial;
+        if (partial !== undefined && run.eventTime !== undefined) {
+          const toBatch = (eventTime as EventTimeWindows<T>).absorbFolded(
+            partial,
+            run.eventTime,
+            window.before,
+          );
+          for (const late of toBatch) acc = aggregator.merge(acc, late as Acc);
+          if (run.valid > 0) partial.seenAt = scheduler.now();
+        }
+        fold.acc = acc;
+        fold.to = offsets[run.end - 1] as number;
+        window.records += run.valid;
+        window.invalidRecords += run.end - run.start - run.valid;
+        window.foldMs += run.foldMs;
+      };
+
+      /** A folded run of new records: the parallel stage cut it so that it fits in the open batch. */
+      const mergeNew = (run: FoldedRecords): void => {
+        if (full) closeCurrent();
+        mergeFolded(current, run);
+        if (replay === undefined && current.size >= maxRecords) {
+          if (eventTime !== undefined) full = true;
+          else closeCurrent();
+        }
+      };
+
       const foldNew = (run: DecodedRecords<T>): void => {
         if (full) closeCurrent();
         let i = run.start;
@@ -424,8 +514,9 @@ function windowOperator<T, Acc>(
 
       let timer: Subscription | undefined;
       let abandoned = false;
-      const flushes = options.flushRequests?.subscribe(() => {
+      const flushes = options.flushRequests?.subscribe((then) => {
         if (replay === undefined) closeCurrent();
+        if (typeof then === 'function') then();
       });
       const subscription = source.subscribe({
         next: (event) => {
@@ -434,6 +525,11 @@ function windowOperator<T, Acc>(
               if (event.replay && replay !== undefined)
                 foldRange(replay, event, event.start, event.end, event.gap);
               else foldNew(event);
+            } else if (event.kind === 'folded') {
+              if (event.replay && replay !== undefined) mergeFolded(replay, event);
+              else mergeNew(event);
+            } else if (event.kind === 'close') {
+              if (replay === undefined) closeCurrent();
             } else if (event.kind === 'replay-complete') finishReplay();
             else if (event.kind === 'replay-incomplete') {
               // A replay cut short would commit a smaller batch and skip the rest of its range for good:
@@ -456,7 +552,7 @@ function windowOperator<T, Acc>(
           subscriber.complete();
         },
       });
-      if (!subscriber.closed) {
+      if (!subscriber.closed && options.triggered !== true) {
         timer = scheduler.schedule(function tick() {
           if (replay === undefined) closeCurrent();
           this.schedule(undefined, span);

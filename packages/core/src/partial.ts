@@ -34,6 +34,11 @@ export interface PartialAggregate {
 
 /** The event-time part of a {@link PartialAggregate}. */
 export interface PartialEventTime {
+  /**
+   * Per window name, records of the batch late for it at the partial processor: those without a finite
+   * event time (late for every window). Absent in partials written before it was added: none.
+   */
+  readonly late?: Readonly<Record<string, number>>;
   /** Per source lane, the two largest event times of the batch (largest first; `null`: none). */
   readonly lanes: Readonly<Record<string, readonly [number | null, number | null]>>;
   /** Per window name: its metrics' codec id and its contributions `[start, records, state]`, by start. */

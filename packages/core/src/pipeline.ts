@@ -1,5 +1,6 @@
 import {
   BehaviorSubject,
+  combineLatest,
   concatMap,
   defer,
   distinctUntilChanged,
@@ -18,6 +19,7 @@ import type { Duration } from './duration';
 import { type ErrorCode, InvalidOptionError, TicketflowError, toTicketflowError } from './errors';
 import type { EventTimeOptions, EventTimeState } from './event-time';
 import { eventTimeSettings } from './internal/event-time-windows';
+import { workerSettings } from './internal/parallel-fold';
 import type { Lease } from './lease';
 import { memoryCheckpointStore } from './memory-checkpoint-store';
 import { microBatch, type WindowBatch } from './micro-batch';
@@ -28,6 +30,7 @@ import type { Step } from './rejection';
 import { type DurableStep, type RetryOptions, retryPolicy } from './retry';
 import type { Positions, RecordChunk, Source, SourceContext } from './source';
 import { encodeState, stateCodecOf } from './state-codec';
+import type { WorkerOptions } from './workers';
 
 /** Window settings of a pipeline. */
 export interface WindowOptions {
@@ -94,6 +97,17 @@ export interface PipelineOptions<R, T, Acc, M> {
    * Throws `InvalidOptionError` at creation when `metrics` has no codec in the partial or merge stage.
    */
   readonly stage?: 'final' | 'partial' | 'merge';
+  /**
+   * Decodes and folds the records on worker threads, which send back encoded partial state that this
+   * thread merges in the order the records were read (see {@link WorkerOptions}): the same batches, the
+   * same offsets, the same checkpoint, and the same metrics wherever the aggregators merge exactly.
+   * `decode`, `metrics` and `eventTime` must come from the fold module the workers load (a worker that
+   * disagrees stops the run with `INVALID_OPTION`). Not in the merge stage.
+   *
+   * Throws `InvalidOptionError` at creation when `metrics` or a window's metrics have no codec, or an
+   * option is out of its domain. Default: everything on this thread.
+   */
+  readonly workers?: WorkerOptions;
 }
 
 /**
@@ -178,6 +192,11 @@ function buildPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc, M>): Pi
   }
   if (!(maxPending >= 1))
     throw new InvalidOptionError(`maxPendingBatches must be at least 1, got ${maxPending}`);
+  if (options.workers !== undefined) {
+    if (stage === 'merge') throw new InvalidOptionError('a merge stage cannot fold on worker threads');
+    workerSettings(options.workers);
+    stateCodecOf(metrics, 'the metrics of a pipeline with worker threads');
+  }
 
   const events$ = new Subject<PipelineEvent>();
   const abort = new AbortController();
@@ -236,7 +255,11 @@ function buildPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc, M>): Pi
     if (pending) for (const [lane, { from }] of Object.entries(pending.range)) startAt[lane] = from;
 
     const pressure = new BehaviorSubject(false);
-    const flushRequests = new Subject<void>();
+    // With worker threads, records read wait for a worker too: the source pauses for either.
+    const workersBusy = new BehaviorSubject(false);
+    // A flush request carries what to do once the batch it closed was emitted (with worker threads,
+    // after the runs read before it come back).
+    const flushRequests = new Subject<() => void>();
     let inFlight = 0;
     let drainWaiters: Array<() => void> = [];
     const settle = (delta: number) => {
@@ -251,13 +274,17 @@ function buildPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc, M>): Pi
     const context: SourceContext = {
       startAt,
       signal: abort.signal,
-      pressure: pressure.pipe(distinctUntilChanged()),
-      flush: () => {
-        flushRequests.next();
-        return inFlight === 0
-          ? Promise.resolve()
-          : new Promise<void>((resolve) => drainWaiters.push(resolve));
-      },
+      pressure: combineLatest([pressure, workersBusy]).pipe(
+        map(([writes, workers]) => writes || workers),
+        distinctUntilChanged(),
+      ),
+      flush: () =>
+        new Promise<void>((resolve) => {
+          flushRequests.next(() => {
+            if (inFlight === 0) resolve();
+            else drainWaiters.push(resolve);
+          });
+        }),
     };
 
     const summary = {
@@ -413,8 +440,8 @@ function buildPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc, M>): Pi
     });
     const batches = chunks.pipe(
       tap((chunk) => {
-        if (chunk.values.length > 0)
-          events$.next({ type: 'records-read', lane: chunk.lane, records: chunk.values.length });
+        if (chunk.offsets.length > 0)
+          events$.next({ type: 'records-read', lane: chunk.lane, records: chunk.offsets.length });
       }),
       microBatch<R, T, Acc>({
         aggregator: metrics,
@@ -430,6 +457,9 @@ function buildPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc, M>): Pi
         stage,
         ...(options.eventTime ? { eventTime: options.eventTime } : {}),
         ...(state.eventTime ? { eventTimeState: state.eventTime } : {}),
+        ...(options.workers
+          ? { workers: options.workers, onPressure: (paused: boolean) => workersBusy.next(paused) }
+          : {}),
       }),
       tap(() => settle(1)),
       concatMap((window) =>

@@ -1,3 +1,5 @@
+import { describeValue } from './errors';
+
 /**
  * The outcome of a validation or transform step that refused a record. Steps return it rather than
  * throw, so that an invalid record costs one allocation and never unwinds the stack.
@@ -41,3 +43,20 @@ export interface RecordContext {
  * Steps compose with {@link composeSteps}.
  */
 export type Step<In, Out> = (input: In, context: RecordContext) => Out | Rejection;
+
+/** The longest reason kept from an error thrown by `decode`, in UTF-16 code units. */
+const MAX_THROWN_REASON = 300;
+
+/**
+ * A one-line reason from whatever a decode step threw.
+ *
+ * @internal
+ */
+export function thrownReason(error: unknown): string {
+  const message =
+    error instanceof Error
+      ? `${describeValue(error.name)}: ${describeValue(error.message)}`
+      : describeValue(error);
+  const line = message.replace(/[\r\n]+/g, ' ').trim();
+  return `decode threw ${line.length > MAX_THROWN_REASON ? `${line.slice(0, MAX_THROWN_REASON - 1)}…` : line}`;
+}

@@ -146,6 +146,53 @@ describe('partial and merge stages', () => {
     expect(m.by_team.reduce((n, r) => n + r.count, 0)).toBe(119);
   });
 
+  it('counts records without an event time as late for every window, through partials as in one processor', async () => {
+    const values = [
+      JSON.stringify({ t: 0.5 * H, team: 'a', v: 1 }),
+      JSON.stringify({ t: null, team: 'b', v: 2 }),
+      JSON.stringify({ t: 1.5 * H, team: 'a', v: 3 }),
+      JSON.stringify({ t: 'soon', team: 'c', v: 4 }),
+    ];
+    const lateOf = (batches: Batch<unknown>[]) =>
+      batches.reduce(
+        (sum, b) => ({
+          hourly: sum.hourly + (b.lateRecords?.hourly ?? 0),
+          daily: sum.daily + (b.lateRecords?.daily ?? 0),
+        }),
+        { hourly: 0, daily: 0 },
+      );
+    const single = collect();
+    await createPipeline({
+      source: memorySource([{ lane: 'src/0', values }]),
+      decode,
+      metrics: spec,
+      sink: single.sink,
+      eventTime,
+    }).run();
+    const partial = collect();
+    await createPipeline({
+      source: memorySource([{ lane: 'src/0', values }]),
+      decode,
+      metrics: spec,
+      sink: partial.sink,
+      eventTime,
+      stage: 'partial',
+    }).run();
+    const merged = collect();
+    await createPipeline({
+      source: memorySource([
+        { lane: 'partials/0', values: partial.batches.map((b) => JSON.stringify(b.partial)) },
+      ]),
+      decode: parsePartial,
+      metrics: spec,
+      sink: merged.sink,
+      eventTime,
+      stage: 'merge',
+    }).run();
+    expect(lateOf(single.batches)).toEqual({ hourly: 2, daily: 2 });
+    expect(lateOf(merged.batches)).toEqual(lateOf(single.batches));
+  });
+
   it('computes the watermark over the source lanes named in the partials, not the partials lanes', async () => {
     const partial = (lane: string, hours: number[]): string => {
       const p: PartialAggregate = {

@@ -31,6 +31,7 @@ import type { Logger } from '../logger';
 import { ticketDashboardView } from '../ops/ticket-dashboard';
 import { createFolder, defaultDeadLetterPath, openOutput } from '../output';
 import type { Shutdown } from '../shutdown';
+import { TICKET_FOLD_MODULE, type TicketFoldOptions } from '../ticket-fold';
 import {
   formatTicketBatch,
   formatTicketRollup,
@@ -75,6 +76,11 @@ export interface ProcessorSettings {
   readonly allowedLateness?: number | undefined;
   /** A partition idle this long stops holding the watermark back, in ms (`--idle-timeout`). Default 1 min. */
   readonly idleTimeout?: number | undefined;
+  /**
+   * Worker threads that decode and fold the tickets (`--workers`), for a source of ticket lines (a file
+   * or standard input); 1 or absent: all on the main thread.
+   */
+  readonly workers?: number | undefined;
 }
 
 /**
@@ -359,6 +365,18 @@ async function writeMetrics<R>(
       parts.deadLetterValue,
     );
   const eventTime = rollupsOf(settings);
+  const workers =
+    settings.workers !== undefined && settings.workers > 1 && parts.stage === 'final'
+      ? {
+          module: TICKET_FOLD_MODULE,
+          count: settings.workers,
+          options: {
+            rollups: settings.rollups ?? [],
+            allowedLateness: settings.allowedLateness ?? 600_000,
+            idleTimeout: settings.idleTimeout ?? 60_000,
+          } satisfies TicketFoldOptions,
+        }
+      : undefined;
   const pipeline = createPipeline({
     stage: parts.stage,
     source,
@@ -379,6 +397,7 @@ async function writeMetrics<R>(
     retry: ops.retryOptions(),
     lease: { assertHeld: async () => void (await Promise.all(leases.map((l) => l.assertHeld()))) },
     ...(eventTime ? { eventTime } : {}),
+    ...(workers ? { workers } : {}),
   });
   pipeline.events$.subscribe(events$);
   pipeline.events$.subscribe((event) => {

@@ -23,7 +23,7 @@ export interface RunningCli {
   /** Resolves when the process exits. */
   readonly done: Promise<CliResult>;
   /** Writes to standard input (with `keepInputOpen`). */
-  write(text: string): Promise<void>;
+  write(text: string | Uint8Array): Promise<void>;
   /** Closes standard input. */
   endInput(): void;
 }

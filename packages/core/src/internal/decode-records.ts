@@ -1,7 +1,6 @@
 import { map, type OperatorFunction } from 'rxjs';
 import type { DeadLetter } from '../dead-letter';
-import { describeValue } from '../errors';
-import { type RecordContext, Rejection, type Step } from '../rejection';
+import { type RecordContext, Rejection, type Step, thrownReason } from '../rejection';
 import type { DataGap } from '../source';
 import type { RecoveredEvent } from './recovery';
 
@@ -26,19 +25,6 @@ export interface DecodedRecords<T> {
 
 /** What the decoding stage emits: decoded runs, and the recovery stage's markers unchanged. */
 export type DecodedEvent<T> = DecodedRecords<T> | Exclude<RecoveredEvent<unknown>, { kind: 'records' }>;
-
-/** The longest reason kept from an error thrown by `decode`, in UTF-16 code units. */
-const MAX_THROWN_REASON = 300;
-
-/** A one-line reason from whatever a decode step threw. */
-function thrownReason(error: unknown): string {
-  const message =
-    error instanceof Error
-      ? `${describeValue(error.name)}: ${describeValue(error.message)}`
-      : describeValue(error);
-  const line = message.replace(/[\r\n]+/g, ' ').trim();
-  return `decode threw ${line.length > MAX_THROWN_REASON ? `${line.slice(0, MAX_THROWN_REASON - 1)}…` : line}`;
-}
 
 /**
  * The decoding stage: parses, validates and transforms each record with `decode`; a record the source

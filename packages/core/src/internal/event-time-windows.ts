@@ -35,6 +35,14 @@ export function eventTimeSettings<T>(options: EventTimeOptions<T>): EventTimeSet
   };
 }
 
+/** A lane partial folded on a worker thread, as data: see {@link EventTimeWindows.exportFolded}. */
+export interface FoldedEventTime {
+  readonly max1: number;
+  readonly max2: number;
+  readonly late: readonly number[];
+  readonly panes: ReadonlyArray<ReadonlyArray<readonly [number, number, StateData]>>;
+}
+
 /** An open window's accumulator and how many records it holds. */
 interface OpenWindow {
   acc: unknown;
@@ -250,6 +258,65 @@ export class EventTimeWindows<T> {
   }
 
   /**
+   * How this instance derives windows: per window the window whose pane feeds it, and the window whose
+   * pane holds batch records (-1: none). A worker thread's instance must agree with the main thread's.
+   */
+  layout(): { readonly panes: readonly number[]; readonly batchPane: number } {
+    return { panes: Array.from(this.#pane), batchPane: this.#batchPane };
+  }
+
+  /**
+   * A lane partial folded on a worker thread (with `before` null: no record judged late) as
+   * structured-clonable data: its two largest event times, the records without a finite timestamp
+   * (late for every window), and per window its panes `[start, records, state]`, by start.
+   */
+  exportFolded(partial: LanePartial): FoldedEventTime {
+    return {
+      max1: partial.max1,
+      max2: partial.max2,
+      late: [...partial.late],
+      panes: this.#windows.map((_, i) => this.#encode(i, partial.open)),
+    };
+  }
+
+  /**
+   * Folds what a worker thread exported ({@link EventTimeWindows.exportFolded}) into a lane's partial,
+   * judging lateness as {@link EventTimeWindows.add} does record by record: a pane whose window ended at
+   * or before `before` is counted late, and goes into the coarser windows it feeds that are still open.
+   * Returns the late panes of the batch's own window: their records belong to the batch alone, which
+   * must merge them.
+   */
+  absorbFolded(partial: LanePartial, folded: FoldedEventTime, before: number | null): unknown[] {
+    const top = [partial.max1, partial.max2, folded.max1, folded.max2].sort((a, b) => b - a);
+    partial.max1 = top[0] as number;
+    partial.max2 = top[1] as number;
+    const toBatch: unknown[] = [];
+    for (let i = 0; i < this.#windows.length; i++) {
+      (partial.late[i] as number) += folded.late[i] as number;
+      const panes = folded.panes[i] ?? [];
+      if (panes.length === 0) continue;
+      const codec = this.#codecs[i] as StateCodec<unknown>;
+      const size = this.#sizes[i] as number;
+      for (const [start, records, data] of panes) {
+        const contribution: OpenWindow = { acc: codec.decode(data), records };
+        if (before === null || start + size > before) {
+          this.#absorb(partial.open, i, start, contribution, true);
+          continue;
+        }
+        (partial.late[i] as number) += records;
+        for (const k of this.#coarser[i] as number[]) {
+          const coarse = this.#sizes[k] as number;
+          const at = Math.floor(start / coarse) * coarse;
+          if (at + coarse <= before) (partial.late[k] as number) += records;
+          else this.#absorb(partial.open, k, at, contribution, false);
+        }
+        if (i === this.#batchPane) toBatch.push(contribution.acc);
+      }
+    }
+    return toBatch;
+  }
+
+  /**
    * Merge mode: folds the event-time part of one partial aggregate into a lane's partial. Each window's
    * contribution is merged into its window, or counted late (by its records) when that window ended
    * at or before `before`; the source lanes' event times feed the watermark.
@@ -280,6 +347,9 @@ export class EventTimeWindows<T> {
       const all = [top[0], top[1], max1 ?? NONE, max2 ?? NONE].sort((a, b) => b - a);
       sources.set(lane, [all[0] as number, all[1] as number]);
     }
+    this.#windows.forEach((w, i) => {
+      (partial.late[i] as number) += contribution.late?.[w.name] ?? 0;
+    });
     for (const [name, { codec: id, contributions }] of Object.entries(contribution.windows)) {
       const i = this.#windows.findIndex((w) => w.name === name);
       const window = this.#windows[i];
@@ -321,8 +391,12 @@ export class EventTimeWindows<T> {
   closePartial(partials: ReadonlyArray<readonly [string, LanePartial]>): PartialEventTime {
     const lanes: Record<string, readonly [number | null, number | null]> = {};
     const merged = this.#windows.map(() => new Map<number, OpenWindow>());
+    const late = this.#windows.map(() => 0);
     for (const [lane, p] of partials) {
       if (p.max1 !== NONE) lanes[lane] = [p.max1, p.max2 === NONE ? null : p.max2];
+      p.late.forEach((n, i) => {
+        late[i] = (late[i] as number) + n;
+      });
       this.#windows.forEach((_, i) => {
         for (const [start, contribution] of p.open[i] as Map<number, OpenWindow>)
           this.#spread(merged, i, start, contribution);
@@ -338,7 +412,9 @@ export class EventTimeWindows<T> {
         contributions: this.#encode(i, merged),
       };
     });
-    return { lanes, windows };
+    // Records without a finite event time are late for every window: the merger counts them.
+    const lateBy = Object.fromEntries(this.#windows.map((w, i) => [w.name, late[i] as number]));
+    return late.some((n) => n > 0) ? { late: lateBy, lanes, windows } : { lanes, windows };
   }
 
   /**

@@ -61,7 +61,7 @@ export function recover<R>(options: RecoverOptions): OperatorFunction<RecordChun
 
       const onChunk = (chunk: RecordChunk<R>): void => {
         const { offsets, lane } = chunk;
-        const length = chunk.values.length;
+        const length = chunk.offsets.length;
         if (chunk.position !== undefined && replay?.range[lane] !== undefined)
           reach(lane, chunk.position - 1);
         let start = 0;

@@ -1,0 +1,48 @@
+import type { RecordChunk } from '../source';
+
+/**
+ * A chunk of text lines that still holds their bytes: `lineSource` attaches it under this key, so that
+ * the parallel fold stage sends the bytes to a worker thread (which makes the strings) instead of
+ * making a string per line here and copying it.
+ */
+export const PACKED_LINES: unique symbol = Symbol('ticketflow.packed-lines');
+
+/** The bytes of a chunk's lines: line `i` is `bytes[bounds[2i] .. bounds[2i + 1])`. */
+export interface PackedLines {
+  readonly bytes: Uint8Array;
+  readonly bounds: Int32Array;
+}
+
+/** The packed lines of a chunk, when its source kept them. */
+export function packedLinesOf(chunk: RecordChunk<unknown>): PackedLines | undefined {
+  return (chunk as { readonly [PACKED_LINES]?: PackedLines })[PACKED_LINES];
+}
+
+/**
+ * A chunk of text lines whose `values` (one string per line) are made on first use, and whose bytes
+ * stay available as {@link PACKED_LINES}.
+ */
+export function packedChunk(
+  lane: string,
+  packed: PackedLines,
+  offsets: readonly number[],
+  rejected: ReadonlyMap<number, string> | undefined,
+): RecordChunk<string> {
+  let values: string[] | undefined;
+  const { bytes, bounds } = packed;
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return {
+    lane,
+    offsets,
+    ...(rejected ? { rejected } : {}),
+    get values(): readonly string[] {
+      if (values === undefined) {
+        values = new Array<string>(offsets.length);
+        for (let i = 0; i < offsets.length; i++)
+          values[i] = text.toString('utf8', bounds[2 * i] as number, bounds[2 * i + 1] as number);
+      }
+      return values;
+    },
+    [PACKED_LINES]: packed,
+  } as RecordChunk<string>;
+}
