@@ -38,5 +38,12 @@ export const kafkaText: Step<KafkaRecord, string> = (record) => {
   const value = record.value;
   if (value === null || value === undefined) return reject(NULL_VALUE);
   if (!isUtf8(value)) return reject(NOT_UTF8);
-  return value.toString('utf8');
+  // A record copied to a worker thread holds a plain Uint8Array, whose toString lists its bytes.
+  return Buffer.isBuffer(value)
+    ? value.toString('utf8')
+    : Buffer.from(
+        (value as Uint8Array).buffer,
+        (value as Uint8Array).byteOffset,
+        (value as Uint8Array).byteLength,
+      ).toString('utf8');
 };
