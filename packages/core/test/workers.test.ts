@@ -177,6 +177,27 @@ describe('a pipeline folding on worker threads', () => {
     expect(two.plan).toBe(one.plan);
   });
 
+  it('makes the same partial aggregates in a partial stage', async () => {
+    const input = ordersInput(12_000);
+    const partials = async (workers?: number) => {
+      const sink = memorySink<unknown>();
+      await createPipeline({
+        source: memorySource(input),
+        ...define({}),
+        sink,
+        stage: 'partial',
+        window: { span: '1h', maxRecords: 2_000 },
+        ...(workers ? { workers: { module: MODULE, count: workers, execArgv: EXEC_ARGV } } : {}),
+      }).run();
+      return JSON.stringify(
+        sink.batches.map(({ partial }) => ({ ...partial, windowStart: 0, windowEnd: 0 })),
+      );
+    };
+    const one = await partials();
+    expect(one).toContain('"hourly"');
+    expect(await partials(2)).toBe(one);
+  });
+
   it('ends at once when the source is empty, the threads still loading', async () => {
     const summary = await createPipeline({
       source: memorySource<string>([]),
