@@ -22,6 +22,8 @@ APT_PACKAGES=(
   liblz4-dev
   # Headless browser of the dashboard's test (driven by the playwright-core devDependency).
   chromium
+  # The Kafka benchmark's baseline reader (`pnpm bench:kafka`).
+  kcat
 )
 
 SUDO=""

@@ -24,6 +24,7 @@ export {
 export { fromClientError } from './kafka-errors';
 export { type KafkaHeader, type KafkaRecord, kafkaText } from './kafka-record';
 export {
+  KAFKA_CONSUMER_DEFAULTS,
   type KafkaSource,
   type KafkaSourceEvent,
   type KafkaSourceOptions,

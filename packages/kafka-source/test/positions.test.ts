@@ -9,6 +9,7 @@ import {
   sum,
 } from '@ticketflow/core';
 import { memorySink } from '@ticketflow/core/testing';
+import { BehaviorSubject } from 'rxjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type KafkaRecord, kafkaSource } from '../src/index';
 import {
@@ -43,6 +44,53 @@ describe('kafkaSource positions', () => {
       expect(source.lag()).toEqual([{ partition: 0, lag: 0 }]);
     } finally {
       await opened.close();
+    }
+  });
+
+  it('reports lag 0 only once every record is handed over, not while a poll is still collecting them', async () => {
+    const topic = fresh('lag-handed');
+    await createTopic(topic, 1);
+    const total = 40_000;
+    await produceTo(topic, 0, numbers(0, total));
+    const source = kafkaSource({ brokers: BROKERS, topic, groupId: `g-${topic}`, batchSize: 5_000 });
+    const abort = new AbortController();
+    let handed = 0;
+    /** Offsets handed over out of order or twice (a poll started before the previous one was handed over). */
+    const misordered: number[] = [];
+    /** The records handed over whenever lag() said 0. */
+    const handedAtLagZero: number[] = [];
+    const sample = () => {
+      const lag = source.lag();
+      if (lag.length === 1 && lag[0]?.lag === 0) handedAtLagZero.push(handed);
+    };
+    const subscription = source
+      .open({
+        startAt: {},
+        signal: abort.signal,
+        pressure: new BehaviorSubject(false),
+        flush: async () => {},
+      })
+      .subscribe((chunk) => {
+        for (let i = 0; i < chunk.offsets.length; i++) {
+          const offset = chunk.offsets[i] as number;
+          if (offset !== handed++) misordered.push(offset);
+        }
+        // A slow consumer of the chunk: meanwhile the client collects the next poll's batch, moving its
+        // own position past records not handed over yet.
+        const until = Date.now() + 50;
+        while (Date.now() < until) {}
+        sample();
+      });
+    const sampler = setInterval(sample, 1);
+    try {
+      await waitUntil(() => handedAtLagZero.length > 0, 'lag 0');
+      expect(handedAtLagZero[0]).toBe(total);
+      expect(misordered).toEqual([]);
+    } finally {
+      clearInterval(sampler);
+      abort.abort();
+      subscription.unsubscribe();
+      await source.close?.();
     }
   });
 
