@@ -369,10 +369,14 @@ async function drainWithCli(
   }
 }
 
-/** One ordinary processor as a CLI process (`process --out`). */
-async function oneProcessorCli(topic: string, count: number): Promise<CliRun> {
+/**
+ * One ordinary processor as a CLI process (`process --out`); with `workers`, its decode and fold on that
+ * many worker threads (`--workers`), the client on the main thread.
+ */
+async function oneProcessorCli(topic: string, count: number, workers = 1): Promise<CliRun> {
   const out = mkdtempSync(join(tmpdir(), 'ticketflow-kafka-bench-one-'));
   const args = ['process', '--brokers', BROKERS, '--topic', topic, '--group', `bench-one-${randomUUID()}`];
+  args.push('--workers', String(workers));
   try {
     return await drainWithCli('one processor', [[...args, '--out', out, ...CLI_WINDOW]], out, count);
   } finally {
@@ -453,6 +457,8 @@ async function main(): Promise<void> {
   const loopWorkRuns = new Measurement(() => consumeLoop(topic, count, KAFKA_CONSUMER_DEFAULTS, 'decode'));
   const inProcRuns = new Measurement(() => processor(topic, count));
   const oneRuns = new Measurement(() => oneProcessorCli(topic, count));
+  const workers = Math.max(2, availableParallelism());
+  const oneWorkersRuns = new Measurement(() => oneProcessorCli(topic, count, workers));
   const scaledRuns = new Measurement(() => twoPartialsAndMerge(topic, count));
   await inRounds(repeat, [
     kcatRuns,
@@ -461,6 +467,7 @@ async function main(): Promise<void> {
     loopWorkRuns,
     inProcRuns,
     oneRuns,
+    oneWorkersRuns,
     scaledRuns,
   ]);
   const kcat = kcatRuns?.result();
@@ -469,6 +476,7 @@ async function main(): Promise<void> {
   const loopWork = loopWorkRuns.result();
   const inProc = inProcRuns.result();
   const one = oneRuns.result();
+  const oneWorkers = oneWorkersRuns.result();
   const scaled = scaledRuns.result();
   const loadAtEnd = loadavg();
 
@@ -529,6 +537,18 @@ async function main(): Promise<void> {
       one,
       [ratio(one.best, kcatBest, 'kcat'), ratio(one.best, tuned, 'tuned loop')],
       sinceSubscribed(one.best),
+    ),
+  );
+  console.log(
+    line(
+      `one processor, ${workers} workers (CLI)`,
+      oneWorkers,
+      [
+        ratio(oneWorkers.best, kcatBest, 'kcat (target ≥ 0.3)'),
+        ratio(oneWorkers.best, tuned, 'tuned loop (target ≥ 0.9)'),
+        ratio(oneWorkers.best, one.best, 'one processor CLI'),
+      ],
+      sinceSubscribed(oneWorkers.best),
     ),
   );
   console.log(

@@ -409,7 +409,7 @@ export const COMMANDS = {
       workers: {
         kind: 'positive',
         description:
-          'threads that decode and fold the tickets of --input (1: the main thread only; default: the cores available)',
+          'threads that decode and fold the tickets (1: the main thread only; default: one per core for --input of 32 MiB or more or -, 1 otherwise)',
         env: 'TICKETFLOW_WORKERS',
       },
       ...PROCESSING,
@@ -556,10 +556,11 @@ const SCHEMA = {
           message: 'must be a file, or - for standard input',
           params: { given: 'a folder' },
         });
-      } else if (s.workers !== undefined && s.input === undefined) {
+      } else if (s.workers !== undefined && s.partialsTopic !== undefined) {
         ctx.addIssue({
           code: 'custom',
-          message: 'process takes --workers with --input (a file or standard input), not with --brokers',
+          message:
+            'process takes --workers without --partials-topic: scale a partial stage out with more processors',
         });
       } else if (s.partialsTopic !== undefined && s.input !== undefined) {
         ctx.addIssue({

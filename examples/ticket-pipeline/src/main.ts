@@ -117,10 +117,8 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
         await runPartials(settings, connection, logger, shutdown);
         return 0;
       }
-      const [{ kafkaDeadLetters, kafkaSource, kafkaText }, { ticketDecoder }] = await Promise.all([
-        import('@ticketflow/kafka-source'),
-        import('./ticket-metrics'),
-      ]);
+      const [{ kafkaDeadLetters, kafkaSource, kafkaText, kafkaValueText }, { ticketDecoder }] =
+        await Promise.all([import('@ticketflow/kafka-source'), import('./ticket-metrics')]);
       const source = kafkaSource({
         ...connection,
         topic: settings.topic,
@@ -135,13 +133,18 @@ export async function main(argv: readonly string[], shutdown: Shutdown): Promise
         topic: settings.deadLetterTopic ?? `${settings.topic}.dlq`,
         onWarning: (m) => logger.warn(m),
       });
-      await runProcessor(settings, {
-        source,
-        decode: composeSteps(kafkaText, ticketDecoder()),
-        logger,
-        shutdown,
-        deadLetters,
-      });
+      // The Kafka client runs on this thread (its native module loads in one thread only): worker threads
+      // (--workers) take the decode and the fold off it.
+      await runProcessor(
+        { ...settings, workerText: kafkaValueText },
+        {
+          source,
+          decode: composeSteps(kafkaText, ticketDecoder()),
+          logger,
+          shutdown,
+          deadLetters,
+        },
+      );
       return 0;
     }
     case 'merge': {

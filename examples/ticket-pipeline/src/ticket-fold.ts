@@ -1,11 +1,11 @@
 /**
- * The ticket processor's fold module for worker threads (`process --input FILE --workers N`): each worker
+ * The ticket processor's fold module for worker threads (`process --workers N`): each worker
  * thread loads this file and builds from it the decode step, the batch metrics and the rollups that the
  * processor builds on the main thread, so that both fold alike (the engine checks that they agree).
  *
  * @module
  */
-import { type FoldDefinition, foldWorker } from '@ticketflow/core';
+import { type FoldDefinition, foldWorker, type Step } from '@ticketflow/core';
 import type { EnrichedTicket } from './domain/ticket';
 import { type Rollup, ticketDecoder, ticketMetrics, ticketRollups } from './ticket-metrics';
 
@@ -19,15 +19,19 @@ export interface TicketFoldOptions {
   readonly idleTimeout: number;
 }
 
-/** The fold of ticket lines: parse, validate and enrich; the ticket metrics; the rollups asked for. */
-export function ticketFold(options: TicketFoldOptions): FoldDefinition<string, EnrichedTicket, unknown> {
+/**
+ * The fold of ticket text (a line of a file, or a Kafka message's value, which the worker threads
+ * receive as text: see `kafkaValueText`): parse, validate and enrich; the ticket metrics; the rollups
+ * asked for.
+ */
+export function ticketFold(options: TicketFoldOptions): FoldDefinition<unknown, EnrichedTicket, unknown> {
   const eventTime = ticketRollups(options.rollups, {
     allowedLateness: options.allowedLateness,
     idleTimeout: options.idleTimeout,
   });
   return {
-    decode: ticketDecoder(),
-    metrics: ticketMetrics as FoldDefinition<string, EnrichedTicket, unknown>['metrics'],
+    decode: ticketDecoder() as Step<unknown, EnrichedTicket>,
+    metrics: ticketMetrics as FoldDefinition<unknown, EnrichedTicket, unknown>['metrics'],
     ...(eventTime ? { eventTime } : {}),
   };
 }

@@ -114,4 +114,4 @@ export type {
 export { decodeState, encodeState, type SavedState, stateCodecOf } from './state-codec';
 export { composeSteps } from './steps';
 export { type FileAction, fileSystemError } from './storage-error';
-export { type FoldDefinition, foldWorker, type WorkerOptions } from './workers';
+export { type FoldDefinition, foldWorker, type RecordText, type WorkerOptions } from './workers';

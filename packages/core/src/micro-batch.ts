@@ -82,7 +82,7 @@ export interface MicroBatchOptions<R, T, Acc> {
    * Decode and fold on worker threads (see {@link WorkerOptions}); `decode`, `aggregator` and `eventTime`
    * must be built by the same fold module. Not in the merge stage. Default: on this thread.
    */
-  readonly workers?: WorkerOptions;
+  readonly workers?: WorkerOptions<R>;
   /** With `workers`: told `true` when records wait for a worker thread and the source should pause. */
   readonly onPressure?: (paused: boolean) => void;
 }

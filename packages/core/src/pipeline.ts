@@ -107,7 +107,7 @@ export interface PipelineOptions<R, T, Acc, M> {
    * Throws `InvalidOptionError` at creation when `metrics` or a window's metrics have no codec, or an
    * option is out of its domain. Default: everything on this thread.
    */
-  readonly workers?: WorkerOptions;
+  readonly workers?: WorkerOptions<R>;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { isMainThread, parentPort, type ResourceLimits, workerData } from 'node:worker_threads';
 import type { Aggregator, StateCodec, StateData } from './aggregator';
 import type { EventTimeOptions } from './event-time';
@@ -35,7 +36,7 @@ export interface FoldDefinition<R, T, Acc> {
  * sum of non-integers can differ in its last digits from the single-thread sum, since addition is not
  * associative; it is the same for any number of workers, given the same source chunks.
  */
-export interface WorkerOptions {
+export interface WorkerOptions<R = unknown> {
   /**
    * The fold module: a file (path or `file:` URL) that calls {@link foldWorker} when it is imported,
    * typically as its default export. A `.ts` or `.mts` module is loaded through `tsx`, which must then
@@ -61,6 +62,24 @@ export interface WorkerOptions {
   readonly maxRunRecords?: number;
   /** Runs sent to the workers and not yet merged, at most; the source is paused beyond. Default 4 per worker. */
   readonly maxRunsInFlight?: number;
+  /**
+   * Sends each record to the worker threads as its bytes, read there as UTF-8 text, instead of a copy
+   * of the whole record: the fold module's `decode` then receives strings. One buffer per run crosses
+   * to a thread, where a copy of each record would cost the main thread more than decoding it. `bytes`
+   * gives a record's bytes, or a {@link Rejection} (the record is refused with its reason); bytes that
+   * are not valid UTF-8 are refused with `notUtf8Reason`. The dead letters keep the records themselves.
+   * For Kafka messages, `kafkaValueText` of `@ticketflow/kafka-source`. Default: each record is copied
+   * (structured clone).
+   */
+  readonly text?: RecordText<R>;
+}
+
+/** How a record is sent to the worker threads as text: see {@link WorkerOptions.text}. */
+export interface RecordText<R> {
+  /** The record's bytes, or why it is refused. */
+  readonly bytes: (record: R) => Uint8Array | Rejection;
+  /** The reason a record whose bytes are not valid UTF-8 is refused with. */
+  readonly notUtf8Reason: string;
 }
 
 /** Marks the `workerData` of a fold worker thread. */
@@ -73,8 +92,15 @@ export interface ToWorker {
   readonly lane: string;
   /** The raw records; absent when `lines` holds them. */
   readonly values?: readonly unknown[];
-  /** Text lines as bytes: line `i` is `bytes[bounds[2i] .. bounds[2i + 1])`, decoded as UTF-8. */
-  readonly lines?: { readonly bytes: Uint8Array; readonly bounds: Int32Array };
+  /**
+   * Text lines as bytes: line `i` is `bytes[bounds[2i] .. bounds[2i + 1])`, decoded as UTF-8; with
+   * `notUtf8Reason`, a line that is not valid UTF-8 is refused with it.
+   */
+  readonly lines?: {
+    readonly bytes: Uint8Array;
+    readonly bounds: Int32Array;
+    readonly notUtf8Reason?: string;
+  };
   readonly offsets: readonly number[];
   readonly rejected?: ReadonlyArray<readonly [number, string]>;
 }
@@ -203,7 +229,18 @@ function folder(
     const { offsets, lane } = message;
     const values = message.values ?? linesOf(message.lines as NonNullable<ToWorker['lines']>);
     const packed = message.values === undefined;
-    const refusedBySource = message.rejected ? new Map(message.rejected) : undefined;
+    const notUtf8 = message.lines?.notUtf8Reason;
+    const refusedBySource =
+      message.rejected !== undefined || notUtf8 !== undefined
+        ? new Map<number, string>(message.rejected ?? [])
+        : undefined;
+    if (notUtf8 !== undefined && refusedBySource !== undefined) {
+      const { bytes, bounds } = message.lines as NonNullable<ToWorker['lines']>;
+      for (let i = 0; i < values.length; i++) {
+        if (!refusedBySource.has(i) && !isUtf8(bytes.subarray(bounds[2 * i], bounds[2 * i + 1])))
+          refusedBySource.set(i, notUtf8);
+      }
+    }
     const rejected: Array<readonly [number, string, string?]> = [];
     let acc = metrics.init();
     const partial = windows?.partial();

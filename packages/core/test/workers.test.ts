@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -5,13 +6,16 @@ import { describe, expect, it } from 'vitest';
 import {
   type Batch,
   type CheckpointStore,
+  composeSteps,
   createPipeline,
   type DeadLetter,
   lineSource,
   memoryCheckpointStore,
+  reject,
+  type Step,
 } from '../src/index';
 import { memorySink, memorySource } from '../src/testing/index';
-import define, { type OrdersFoldOptions } from './support/orders-fold';
+import define, { type Order, type OrdersFoldOptions } from './support/orders-fold';
 
 const MODULE = new URL('./support/orders-fold.ts', import.meta.url);
 // The worker threads load the TypeScript sources of the packages, as the tests do.
@@ -175,6 +179,56 @@ describe('a pipeline folding on worker threads', () => {
     expect(two.resumed.batches).toBe(one.resumed.batches);
     expect(two.resumed.letters).toBe(one.resumed.letters);
     expect(two.plan).toBe(one.plan);
+  });
+
+  it('sends records as the text of their bytes, refused as one thread refuses them', async () => {
+    interface Message {
+      readonly value: Buffer | null;
+      readonly key: string;
+    }
+    const lines = ordersInput(8_000).flatMap((chunk) => chunk.values);
+    const messages: Message[] = lines.map((line, i) => ({
+      key: `k${i}`,
+      value: i % 997 === 5 ? null : i % 991 === 7 ? Buffer.from([0x7b, 0xfe, 0x7d]) : Buffer.from(line),
+    }));
+    const { decode } = define({ banned: 's4' });
+    const messageText = (m: Message) =>
+      m.value === null ? reject('no value') : isUtf8(m.value) ? m.value.toString() : reject('not UTF-8');
+    const run = async (workers?: number) => {
+      const sink = memorySink<unknown>();
+      const letters: DeadLetter<Message>[] = [];
+      await createPipeline({
+        source: memorySource([
+          { lane: 'p/0', values: messages.slice(0, 5_000) },
+          { lane: 'p/1', values: messages.slice(5_000) },
+        ]),
+        ...define({ banned: 's4' }),
+        decode: composeSteps(messageText, decode as Step<string, Order>),
+        sink,
+        deadLetters: { write: (letter) => letters.push(letter), flush: async () => {} },
+        window: { span: '1h', maxRecords: 1_500 },
+        ...(workers
+          ? {
+              workers: {
+                module: MODULE,
+                count: workers,
+                options: { banned: 's4' },
+                execArgv: EXEC_ARGV,
+                text: { bytes: (m: Message) => m.value ?? reject('no value'), notUtf8Reason: 'not UTF-8' },
+              },
+            }
+          : {}),
+      }).run();
+      return JSON.stringify([
+        sink.batches.map((b) => [b.range, b.records, b.invalidRecords, b.metrics]),
+        letters,
+      ]);
+    };
+    const one = await run();
+    expect(one).toContain('"reason":"no value"');
+    expect(one).toContain('"reason":"not UTF-8"');
+    expect(one).toContain('"key":"k5"');
+    expect(await run(2)).toBe(one);
   });
 
   it('makes the same partial aggregates in a partial stage', async () => {

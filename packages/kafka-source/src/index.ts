@@ -22,7 +22,7 @@ export {
   normalizeClientMessage,
 } from './dedupe-events';
 export { fromClientError } from './kafka-errors';
-export { type KafkaHeader, type KafkaRecord, kafkaText } from './kafka-record';
+export { type KafkaHeader, type KafkaRecord, kafkaText, kafkaValueText } from './kafka-record';
 export {
   KAFKA_CONSUMER_DEFAULTS,
   type KafkaSource,

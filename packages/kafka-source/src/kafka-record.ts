@@ -1,5 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { reject, type Step } from '@ticketflow/core';
+import { type RecordText, reject, type Step } from '@ticketflow/core';
 
 /** One header of a Kafka message: its name and its value's bytes (or text). */
 export type KafkaHeader = Readonly<Record<string, Buffer | string>>;
@@ -46,4 +46,20 @@ export const kafkaText: Step<KafkaRecord, string> = (record) => {
         (value as Uint8Array).byteOffset,
         (value as Uint8Array).byteLength,
       ).toString('utf8');
+};
+
+/**
+ * How a pipeline with worker threads sends Kafka messages to them (`WorkerOptions.text`): each message's
+ * value bytes, read there as UTF-8 text, refused as {@link kafkaText} refuses them (a message without a
+ * value, a value that is not UTF-8) with the same reasons. The fold module's decode then starts from the
+ * text, where it would start with `kafkaText` on this thread; the dead letters keep the whole messages.
+ *
+ * @example
+ * ```ts
+ * const workers = { module: new URL('./orders-fold.js', import.meta.url), text: kafkaValueText };
+ * ```
+ */
+export const kafkaValueText: RecordText<KafkaRecord> = {
+  bytes: (record) => record.value ?? reject(NULL_VALUE),
+  notUtf8Reason: NOT_UTF8,
 };

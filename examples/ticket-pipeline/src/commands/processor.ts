@@ -13,6 +13,7 @@ import {
   type PartialAggregate,
   type Pipeline,
   type PipelineEvent,
+  type RecordText,
   type Sink,
   type Source,
   type Step,
@@ -76,11 +77,13 @@ export interface ProcessorSettings {
   readonly allowedLateness?: number | undefined;
   /** A partition idle this long stops holding the watermark back, in ms (`--idle-timeout`). Default 1 min. */
   readonly idleTimeout?: number | undefined;
-  /**
-   * Worker threads that decode and fold the tickets (`--workers`), for a source of ticket lines (a file
-   * or standard input); 1 or absent: all on the main thread.
-   */
+  /** Worker threads that decode and fold the tickets (`--workers`); 1 or absent: all on the main thread. */
   readonly workers?: number | undefined;
+  /**
+   * How records cross to the worker threads when they are not lines of text: Kafka messages as their
+   * values' text (`kafkaValueText`). Default: lines of text.
+   */
+  readonly workerText?: RecordText<never> | undefined;
 }
 
 /**
@@ -375,6 +378,7 @@ async function writeMetrics<R>(
             allowedLateness: settings.allowedLateness ?? 600_000,
             idleTimeout: settings.idleTimeout ?? 60_000,
           } satisfies TicketFoldOptions,
+          ...(settings.workerText ? { text: settings.workerText as RecordText<R> } : {}),
         }
       : undefined;
   const pipeline = createPipeline({

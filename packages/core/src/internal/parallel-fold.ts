@@ -7,6 +7,7 @@ import { Observable, type OperatorFunction, type SchedulerLike, type Subscriptio
 import type { StateData } from '../aggregator';
 import type { DeadLetter } from '../dead-letter';
 import { describeValue, firstLine, InvalidOptionError, TicketflowError } from '../errors';
+import { Rejection } from '../rejection';
 import type { DataGap, RecordChunk } from '../source';
 import {
   FOLD_WORKER,
@@ -54,7 +55,7 @@ export interface FoldLayout {
 }
 
 export interface ParallelFoldOptions<R> {
-  readonly workers: WorkerOptions;
+  readonly workers: WorkerOptions<R>;
   readonly layout: FoldLayout;
   readonly maxRecords: number;
   readonly span: number;
@@ -74,10 +75,10 @@ export interface ParallelFoldOptions<R> {
 const DEFAULT_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 16 } as const;
 
 /** Resolves and checks {@link WorkerOptions}; throws `InvalidOptionError` naming the bad option. */
-export function workerSettings(
-  options: WorkerOptions,
-): Required<Omit<WorkerOptions, 'options' | 'execArgv' | 'resourceLimits'>> &
-  Pick<WorkerOptions, 'options' | 'execArgv' | 'resourceLimits'> {
+export function workerSettings<R>(
+  options: WorkerOptions<R>,
+): Required<Omit<WorkerOptions<R>, 'options' | 'execArgv' | 'resourceLimits' | 'text'>> &
+  Pick<WorkerOptions<R>, 'options' | 'execArgv' | 'resourceLimits' | 'text'> {
   const count = options.count ?? availableParallelism();
   if (!Number.isInteger(count) || count < 1)
     throw new InvalidOptionError(`workers.count must be a whole number of at least 1, got ${count}`);
@@ -282,7 +283,7 @@ export function parallelFold<R>(
         if (options.onRejected) {
           for (const [index, reason, text] of result.rejected) {
             options.onRejected({
-              value: (text ?? run.values?.[index]) as R,
+              value: (run.values?.[index] ?? text) as R,
               reason,
               lane: run.lane,
               offset: run.offsets[run.start + index] as number,
@@ -345,7 +346,34 @@ export function parallelFold<R>(
           values: packed ? undefined : chunk.values.slice(run.start, run.end),
         };
         let lines: ToWorker['lines'];
-        if (packed) {
+        const text = settings.text;
+        if (!packed && text !== undefined) {
+          // Each record's bytes, one after the other in one buffer that moves to the worker.
+          const parts: Uint8Array[] = [];
+          const bounds = new Int32Array(2 * (run.end - run.start));
+          let size = 0;
+          for (let i = run.start; i < run.end; i++) {
+            const k = i - run.start;
+            const bytes = refused?.some(([j]) => j === k) ? undefined : text.bytes(chunk.values[i] as R);
+            bounds[2 * k] = size;
+            if (bytes instanceof Rejection) {
+              refused ??= [];
+              refused.push([k, bytes.reason]);
+            } else if (bytes !== undefined) {
+              parts.push(bytes);
+              size += bytes.length;
+            }
+            bounds[2 * k + 1] = size;
+          }
+          const all = new Uint8Array(size);
+          let at = 0;
+          for (const part of parts) {
+            all.set(part, at);
+            at += part.length;
+          }
+          lines = { bytes: all, bounds, notUtf8Reason: text.notUtf8Reason };
+          entry.transfer = [all.buffer as ArrayBuffer, bounds.buffer as ArrayBuffer];
+        } else if (packed) {
           // The run's bytes, copied once into a buffer of their own that moves to the worker.
           const from = packed.bounds[2 * run.start] as number;
           const to = packed.bounds[2 * run.end - 1] as number;
@@ -360,7 +388,7 @@ export function parallelFold<R>(
           type: 'run',
           seq: entry.seq,
           lane: run.lane,
-          ...(entry.values ? { values: entry.values } : { lines }),
+          ...(lines ? { lines } : { values: entry.values }),
           offsets,
           ...(refused ? { rejected: refused } : {}),
         };
