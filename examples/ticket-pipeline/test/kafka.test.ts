@@ -37,56 +37,62 @@ const expected = (count: number, seed: number, badFraction: number) =>
   expectedBreakdown(generatedTickets(count, seed, badFraction));
 
 describe('ticket pipeline on a real Kafka broker', () => {
-  it('processes every produced ticket into batch files whose totals and breakdowns match', async () => {
-    const topic = freshTopic('tickets');
-    await createTopic(topic, 3);
-    // The dead-letter topic must exist: the processor never creates it.
-    await createTopic(`${topic}.dlq`, 1);
-    await produceTickets(topic, 6000, 11, { badFraction: 0.05 });
-    const out = join(dir, 'metrics');
-    const processor = startCli(processArgs(topic, out, ['--window', '1s']));
-    await waitFor(async () => (await recordsIn(out)) >= 6000, 'every record in a batch file');
-    processor.child.kill('SIGTERM');
-    const result = await processor.done;
-    expect(result.code).toBe(0);
-    expect(result.stderr).toContain('[✓] JSON metrics written →');
+  it.each([
+    ['on its main thread', 1],
+    ['with two worker threads', 2],
+  ])(
+    'processes every produced ticket into batch files whose totals and breakdowns match, %s',
+    async (_, workers) => {
+      const topic = freshTopic('tickets');
+      await createTopic(topic, 3);
+      // The dead-letter topic must exist: the processor never creates it.
+      await createTopic(`${topic}.dlq`, 1);
+      await produceTickets(topic, 6000, 11, { badFraction: 0.05 });
+      const out = join(dir, 'metrics');
+      const processor = startCli(processArgs(topic, out, ['--window', '1s', '--workers', String(workers)]));
+      await waitFor(async () => (await recordsIn(out)) >= 6000, 'every record in a batch file');
+      processor.child.kill('SIGTERM');
+      const result = await processor.done;
+      expect(result.code).toBe(0);
+      expect(result.stderr).toContain('[✓] JSON metrics written →');
 
-    const batches = await readBatches(out);
-    expect(batches.map((b) => b.batch_id)).toEqual(batches.map((_, i) => i));
-    const want = expected(6000, 11, 0.05);
-    expect(batchTotals(batches)).toEqual(want);
+      const batches = await readBatches(out);
+      expect(batches.map((b) => b.batch_id)).toEqual(batches.map((_, i) => i));
+      const want = expected(6000, 11, 0.05);
+      expect(batchTotals(batches)).toEqual(want);
 
-    // Every invalid record of the topic, and nothing else, lands in the dead-letter topic once, as the
-    // original value with its own reason and origin.
-    const source = await readRaw(topic, 6000);
-    expect(source).toHaveLength(6000);
-    const refused = source.flatMap((m) => {
-      const value = m.value?.toString('utf8') ?? '';
-      const parsed = parseTicket(value, { lane: `${topic}/${m.partition}`, offset: m.offset });
-      return isRejection(parsed)
-        ? [{ partition: String(m.partition), offset: String(m.offset), value, reason: parsed.reason }]
-        : [];
-    });
-    expect(refused).toHaveLength(want.invalid);
-    const letters = await readRaw(`${topic}.dlq`, want.invalid);
-    const byOrigin = (a: { partition: string; offset: string }, b: { partition: string; offset: string }) =>
-      Number(a.partition) - Number(b.partition) || Number(a.offset) - Number(b.offset);
-    expect(
-      letters
-        .map((letter) => {
-          const headers = headerText(letter);
-          expect(headers.original_topic).toBe(topic);
-          return {
-            partition: headers.original_partition as string,
-            offset: headers.original_offset as string,
-            value: letter.value?.toString('utf8') ?? '',
-            reason: headers.reason as string,
-          };
-        })
-        .sort(byOrigin),
-    ).toEqual(refused);
-    expect(await messageCount(`${topic}.dlq`)).toBe(want.invalid);
-  });
+      // Every invalid record of the topic, and nothing else, lands in the dead-letter topic once, as the
+      // original value with its own reason and origin.
+      const source = await readRaw(topic, 6000);
+      expect(source).toHaveLength(6000);
+      const refused = source.flatMap((m) => {
+        const value = m.value?.toString('utf8') ?? '';
+        const parsed = parseTicket(value, { lane: `${topic}/${m.partition}`, offset: m.offset });
+        return isRejection(parsed)
+          ? [{ partition: String(m.partition), offset: String(m.offset), value, reason: parsed.reason }]
+          : [];
+      });
+      expect(refused).toHaveLength(want.invalid);
+      const letters = await readRaw(`${topic}.dlq`, want.invalid);
+      const byOrigin = (a: { partition: string; offset: string }, b: { partition: string; offset: string }) =>
+        Number(a.partition) - Number(b.partition) || Number(a.offset) - Number(b.offset);
+      expect(
+        letters
+          .map((letter) => {
+            const headers = headerText(letter);
+            expect(headers.original_topic).toBe(topic);
+            return {
+              partition: headers.original_partition as string,
+              offset: headers.original_offset as string,
+              value: letter.value?.toString('utf8') ?? '',
+              reason: headers.reason as string,
+            };
+          })
+          .sort(byOrigin),
+      ).toEqual(refused);
+      expect(await messageCount(`${topic}.dlq`)).toBe(want.invalid);
+    },
+  );
 
   it('keeps totals exact when the processor is killed with SIGKILL mid-run and restarted', async () => {
     const topic = freshTopic('crash');
@@ -105,16 +111,18 @@ describe('ticket pipeline on a real Kafka broker', () => {
       `i-${topic}`,
     ]);
     const kills: number[] = [];
+    // The restarts alternate between the main thread alone and two worker threads.
+    const withWorkers = (round: number) => [...args, '--workers', String(1 + (round % 2))];
     for (let round = 0; round < 3; round++) {
       const before = await recordsIn(out);
-      const processor = startCli(args);
+      const processor = startCli(withWorkers(round));
       await waitFor(async () => (await recordsIn(out)) > before, 'a new batch');
       processor.child.kill('SIGKILL');
       await processor.done;
       kills.push(await recordsIn(out));
     }
     expect(kills[kills.length - 1]).toBeLessThan(total);
-    const processor = startCli(args);
+    const processor = startCli(withWorkers(1));
     await waitFor(async () => (await recordsIn(out)) >= total, 'every record after the restarts');
     processor.child.kill('SIGTERM');
     expect((await processor.done).code).toBe(0);

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { createReadStream } from 'node:fs';
 import { Observable } from 'rxjs';
 import { TicketflowError } from './errors';
-import { packedChunk } from './internal/packed-lines';
+import { packedChunk, prefersPackedLines } from './internal/packed-lines';
 import type { RecordChunk, Source } from './source';
 
 /** The reason a line whose bytes are not UTF-8 is refused with. */
@@ -59,6 +59,7 @@ export function lineSource(options: LineSourceOptions): Source<string> {
             ? process.stdin
             : createReadStream(options.path, { highWaterMark: readSize }));
         const floor = context.startAt[lane] ?? 0;
+        const packed = prefersPackedLines(context);
         // Lines are decoded one by one from the bytes, not as whole blocks: a block holding a single
         // non-ASCII character would decode to a two-byte string, and every line sliced from it would be
         // slower to parse. A newline byte never occurs inside a multi-byte character, so each line decodes
@@ -106,9 +107,16 @@ export function lineSource(options: LineSourceOptions): Source<string> {
           }
           records += offsets.length;
           options.onRead?.({ bytes: bytesRead, records });
-          // Each line's string is made when the engine reads it (or by a worker thread, from the bytes).
-          if (offsets.length > 0)
+          if (offsets.length === 0) return;
+          if (packed) {
+            // Worker threads make the strings, from the bytes.
             subscriber.next(packedChunk(lane, { bytes, bounds: Int32Array.from(bounds) }, offsets, rejected));
+            return;
+          }
+          const values = new Array<string>(offsets.length);
+          for (let i = 0; i < values.length; i++)
+            values[i] = bytes.toString('utf8', bounds[2 * i] as number, bounds[2 * i + 1] as number);
+          subscriber.next(rejected ? { lane, values, offsets, rejected } : { lane, values, offsets });
         };
         const onData = (block: Buffer | string) => {
           emit(typeof block === 'string' ? Buffer.from(block) : block, false);

@@ -19,6 +19,7 @@ import type { Duration } from './duration';
 import { type ErrorCode, InvalidOptionError, TicketflowError, toTicketflowError } from './errors';
 import type { EventTimeOptions, EventTimeState } from './event-time';
 import { eventTimeSettings } from './internal/event-time-windows';
+import { PREFERS_PACKED_LINES } from './internal/packed-lines';
 import { workerSettings } from './internal/parallel-fold';
 import type { Lease } from './lease';
 import { memoryCheckpointStore } from './memory-checkpoint-store';
@@ -272,6 +273,8 @@ function buildPipeline<R, T, Acc, M>(options: PipelineOptions<R, T, Acc, M>): Pi
       }
     };
     const context: SourceContext = {
+      // With worker threads, a source of text lines may hand over their bytes rather than strings.
+      ...(options.workers ? { [PREFERS_PACKED_LINES]: true } : {}),
       startAt,
       signal: abort.signal,
       pressure: combineLatest([pressure, workersBusy]).pipe(

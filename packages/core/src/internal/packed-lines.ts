@@ -13,6 +13,18 @@ export interface PackedLines {
   readonly bounds: Int32Array;
 }
 
+/**
+ * Set on the `SourceContext` of a pipeline whose records go to worker threads: a source of text lines
+ * may then emit packed chunks ({@link packedChunk}); otherwise it makes each line's string at once (a
+ * chunk that keeps its bytes keeps them alive while the records are folded on this thread).
+ */
+export const PREFERS_PACKED_LINES: unique symbol = Symbol('ticketflow.prefers-packed-lines');
+
+/** True when the pipeline that opened a source sends its records to worker threads. */
+export function prefersPackedLines(context: object): boolean {
+  return (context as { readonly [PREFERS_PACKED_LINES]?: boolean })[PREFERS_PACKED_LINES] === true;
+}
+
 /** The packed lines of a chunk, when its source kept them. */
 export function packedLinesOf(chunk: RecordChunk<unknown>): PackedLines | undefined {
   return (chunk as { readonly [PACKED_LINES]?: PackedLines })[PACKED_LINES];
