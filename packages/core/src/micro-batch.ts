@@ -188,7 +188,8 @@ export function microBatch<R, T, Acc>(
 ): OperatorFunction<RecordChunk<R>, WindowBatch<Acc>> {
   const span = toMilliseconds(options.span ?? '30s', 'span');
   const maxRecords = options.maxRecords ?? Number.POSITIVE_INFINITY;
-  if (!(maxRecords >= 1)) throw new InvalidOptionError(`maxRecords must be at least 1, got ${maxRecords}`);
+  if (!(maxRecords >= 1) || (!Number.isInteger(maxRecords) && maxRecords !== Number.POSITIVE_INFINITY))
+    throw new InvalidOptionError(`maxRecords must be a whole number of at least 1, got ${maxRecords}`);
   const settings = options.eventTime ? eventTimeSettings(options.eventTime) : undefined;
   const scheduler = options.scheduler ?? asyncScheduler;
   const stage = options.stage ?? 'final';
@@ -485,8 +486,16 @@ function windowOperator<T, Acc>(
       };
 
       /** A folded run of new records: the parallel stage cut it so that it fits in the open batch. */
+      /**
+       * Closes the open batch before new records when it is full: it reached `maxRecords` at the end of
+       * a run, or with records read while a replay was pending (they wait in it, uncut).
+       */
+      const closeIfFull = (): void => {
+        if (full || (replay === undefined && current.size >= maxRecords)) closeCurrent();
+      };
+
       const mergeNew = (run: FoldedRecords): void => {
-        if (full) closeCurrent();
+        closeIfFull();
         mergeFolded(current, run);
         if (replay === undefined && current.size >= maxRecords) {
           if (eventTime !== undefined) full = true;
@@ -495,7 +504,7 @@ function windowOperator<T, Acc>(
       };
 
       const foldNew = (run: DecodedRecords<T>): void => {
-        if (full) closeCurrent();
+        closeIfFull();
         let i = run.start;
         let gap = run.gap;
         while (i < run.end) {

@@ -231,6 +231,33 @@ describe('a pipeline folding on worker threads', () => {
     expect(await run(2)).toBe(one);
   });
 
+  it('counts the records read while a replay is pending in the batch after it, as one thread does', async () => {
+    const lines = ordersInput(2_000).flatMap((chunk) => chunk.values);
+    const a = lines.slice(0, 900);
+    const b = lines.slice(900, 1_500);
+    // The first run reads A 0-299, B 0-599, A 300-899 and fails to write batch 0 (A 0-299, B 0-399).
+    const first = [
+      { lane: 'a', values: a.slice(0, 300) },
+      { lane: 'b', values: b },
+      { lane: 'a', values: a.slice(300) },
+    ];
+    // The second reads B first: B 400-599 arrive while batch 0 waits for A, and stay in the open batch.
+    const second = [first[1], first[0], first[2]] as typeof first;
+    const attempt = async (workers?: number) => {
+      const checkpoint = memoryCheckpointStore();
+      const common = { maxRecords: 700, checkpoint, ...(workers ? { workers, maxRunRecords: 150 } : {}) };
+      await expect(runWith(first, { ...common, failOn: new Set([0]) })).rejects.toThrow(/batch 0/);
+      return runWith(second, common);
+    };
+    const one = await attempt();
+    const batches = JSON.parse(one.batches) as Array<{ records: number; invalid: number }>;
+    expect(batches.length).toBeGreaterThan(2);
+    for (const batch of batches) expect(batch.records + batch.invalid).toBeLessThanOrEqual(700);
+    const two = await attempt(2);
+    expect(two.batches).toBe(one.batches);
+    expect(two.letters).toBe(one.letters);
+  });
+
   it('makes the same partial aggregates in a partial stage', async () => {
     const input = ordersInput(12_000);
     const partials = async (workers?: number) => {

@@ -159,7 +159,7 @@ interface Run<R> {
 
 type Entry<R> =
   | { readonly kind: 'run'; readonly run: Run<R> }
-  | { readonly kind: 'marker'; readonly event: ParallelEvent; readonly afterEmit?: () => void };
+  | { readonly kind: 'marker'; readonly event?: ParallelEvent; readonly afterEmit?: () => void };
 
 /**
  * The parallel fold stage: cuts the recovered runs at batch boundaries (it keeps the count of the open
@@ -217,8 +217,10 @@ export function parallelFold<R>(
             fail(new TicketflowError('INVALID_OPTION', `fold worker ${w + 1}: ${message.message}`));
           } else if (message.type === 'ready') {
             const mismatch = layoutMismatch(options.layout, message);
-            if (mismatch !== undefined)
+            if (mismatch !== undefined) {
               fail(new TicketflowError('INVALID_OPTION', `fold worker ${w + 1}: ${mismatch}`));
+              return;
+            }
             ready[w] = true;
             // A thread is sent runs once it listens: a message sent while it loads could be lost.
             dispatch();
@@ -256,6 +258,7 @@ export function parallelFold<R>(
       };
 
       const dispatch = (): void => {
+        if (failed || stopping) return;
         while (inFlight < settings.maxRunsInFlight && waiting.length > 0) {
           let w = -1;
           for (let i = 0; i < busy.length; i++) {
@@ -275,7 +278,12 @@ export function parallelFold<R>(
           run.message = undefined;
           run.transfer = undefined;
         }
-        pressure(waiting.length > 0 || inFlight >= settings.maxRunsInFlight);
+        // Runs back but waiting behind a slower one count too: memory stays bounded while a run stalls.
+        pressure(
+          waiting.length > 0 ||
+            inFlight >= settings.maxRunsInFlight ||
+            queue.length > 4 * settings.maxRunsInFlight,
+        );
       };
 
       const emitRun = (run: Run<R>): void => {
@@ -283,7 +291,7 @@ export function parallelFold<R>(
         if (options.onRejected) {
           for (const [index, reason, text] of result.rejected) {
             options.onRejected({
-              value: (run.values?.[index] ?? text) as R,
+              value: (run.values !== undefined ? run.values[index] : text) as R,
               reason,
               lane: run.lane,
               offset: run.offsets[run.start + index] as number,
@@ -314,7 +322,7 @@ export function parallelFold<R>(
           try {
             if (head.kind === 'run') emitRun(head.run);
             else {
-              subscriber.next(head.event);
+              if (head.event !== undefined) subscriber.next(head.event);
               head.afterEmit?.();
             }
           } catch (error) {
@@ -397,6 +405,15 @@ export function parallelFold<R>(
       };
 
       const close = (then?: unknown): void => {
+        if (sourceDone) {
+          // The input ended: its last batch closes at the end, as on one thread; the flush waits for it.
+          queue.push({
+            kind: 'marker',
+            ...(typeof then === 'function' ? { afterEmit: then as () => void } : {}),
+          });
+          drain();
+          return;
+        }
         queue.push({
           kind: 'marker',
           event: { kind: 'close' },
@@ -409,51 +426,62 @@ export function parallelFold<R>(
       // Set once subscribed; the source may complete (and the stage tear down) while it subscribes.
       let timer: Subscription | undefined;
       let flushes: Subscription | undefined;
+      // Flush requests are heard from the start: one made while the source subscribes is not lost.
+      flushes = options.flushRequests?.subscribe((then) => close(then));
       const subscription = source.subscribe({
         next: (event) => {
           if (failed) return;
-          if (event.kind !== 'records') {
-            if (event.kind === 'replay-complete') replaying = false;
-            queue.push({ kind: 'marker', event });
-            drain();
-            return;
+          try {
+            receive(event);
+          } catch (error) {
+            fail(error);
           }
-          const { chunk, replay, gap } = event;
-          let i = event.start;
-          let first = true;
-          while (i < event.end) {
-            // New records of the batch being replayed's time wait in the open batch, uncut; replayed
-            // records are counted by their own recorded range.
-            const room = replay || replaying ? Number.POSITIVE_INFINITY : options.maxRecords - size;
-            const stop = Math.min(event.end, i + settings.maxRunRecords, i + room);
-            add(
-              {
-                lane: chunk.lane,
-                offsets: chunk.offsets,
-                start: i,
-                end: stop,
-                replay,
-                ...(first && gap ? { gap } : {}),
-              },
-              chunk,
-            );
-            first = false;
-            if (!replay && !replaying) {
-              size += stop - i;
-              if (size >= options.maxRecords) size = 0;
-            }
-            i = stop;
-          }
-          dispatch();
         },
         error: (error) => fail(error),
         complete: () => {
           sourceDone = true;
+          // Nothing is read any more: the last batch closes at the end of the input, as on one thread.
+          timer?.unsubscribe();
           drain();
         },
       });
-      if (!stopping) flushes = options.flushRequests?.subscribe((then) => close(then));
-      if (!subscriber.closed && !stopping) {
+      function receive(event: RecoveredEvent<R>): void {
+        if (event.kind !== 'records') {
+          if (event.kind === 'replay-complete') replaying = false;
+          queue.push({ kind: 'marker', event });
+          drain();
+          return;
+        }
+        const { chunk, replay, gap } = event;
+        let i = event.start;
+        let first = true;
+        // The window operator closes a full batch before new records (see its closeIfFull).
+        if (!replay && !replaying && size >= options.maxRecords) size = 0;
+        while (i < event.end) {
+          // New records of the batch being replayed's time wait in the open batch, uncut; replayed
+          // records are counted by their own recorded range.
+          const room = replay || replaying ? Number.POSITIVE_INFINITY : options.maxRecords - size;
+          const stop = Math.min(event.end, i + settings.maxRunRecords, i + room);
+          add(
+            {
+              lane: chunk.lane,
+              offsets: chunk.offsets,
+              start: i,
+              end: stop,
+              replay,
+              ...(first && gap ? { gap } : {}),
+            },
+            chunk,
+          );
+          first = false;
+          // New records read while a replay is pending count in the open batch too, uncut.
+          if (!replay) size += stop - i;
+          if (!replay && !replaying && size >= options.maxRecords) size = 0;
+          i = stop;
+        }
+        dispatch();
+      }
+      if (!subscriber.closed && !stopping && !sourceDone) {
         timer = options.scheduler.schedule(function tick() {
           close();
           this.schedule(undefined, options.span);
