@@ -278,7 +278,16 @@ export function parallelFold<R>(
           run.message = undefined;
           run.transfer = undefined;
         }
-        // Runs back but waiting behind a slower one count too: memory stays bounded while a run stalls.
+        updatePressure();
+      };
+
+      /**
+       * Pauses the source while runs wait for a thread, or while results wait behind a slower run (so
+       * that memory stays bounded while a run stalls); resumes it otherwise. Called whenever one of
+       * these changes: after each dispatch and each drain.
+       */
+      const updatePressure = (): void => {
+        if (failed || stopping) return;
         pressure(
           waiting.length > 0 ||
             inFlight >= settings.maxRunsInFlight ||
@@ -333,7 +342,9 @@ export function parallelFold<R>(
         if (sourceDone && queue.length === 0 && !failed) {
           teardown();
           subscriber.complete();
+          return;
         }
+        updatePressure();
       };
 
       const add = (run: Omit<Run<R>, 'seq' | 'values' | 'message'>, chunk: RecordChunk<R>): void => {
