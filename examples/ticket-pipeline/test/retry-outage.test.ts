@@ -44,8 +44,24 @@ async function throughOutage(
   outage: { start(): Promise<void>; end(): Promise<void> },
   readOutput: () => Promise<Batch[]>,
 ): Promise<RunningCli> {
+  // On the main thread alone: the lines of one write are then folded as they are read, all in the batch
+  // open at that moment, so that the outage meets the next batch's first step (with worker threads, the
+  // last lines of a write may come back after the span closed and fall in the batch after).
   const cli = startCli(
-    ['process', '--input', '-', '--window', '300ms', '--http-port', '0', '--sink-retry-for', '2m', ...args],
+    [
+      'process',
+      '--input',
+      '-',
+      '--workers',
+      '1',
+      '--window',
+      '300ms',
+      '--http-port',
+      '0',
+      '--sink-retry-for',
+      '2m',
+      ...args,
+    ],
     { env, keepInputOpen: true },
   );
   try {
