@@ -10,31 +10,17 @@
  */
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import {
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { createPipeline, isRejection, lineSource, memoryCheckpointStore } from '@ticketflow/core';
+import { isRejection } from '@ticketflow/core';
 import { enrichTicket } from '../examples/ticket-pipeline/src/domain/enrich';
 import { generateTickets } from '../examples/ticket-pipeline/src/domain/generator';
 import { parseTicket } from '../examples/ticket-pipeline/src/domain/validate';
-import {
-  formatTicketBatch,
-  formatTicketRollup,
-  type TicketMetrics,
-  ticketDecoder,
-  ticketMetrics,
-  ticketRollups,
-} from '../examples/ticket-pipeline/src/ticket-metrics';
+import type { TicketMetrics } from '../examples/ticket-pipeline/src/ticket-metrics';
 import { QuantileSketch } from '../packages/core/src/internal/quantile-sketch';
+import { ticketPipeline, writeTicketFile } from './support';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const CACHE = join(ROOT, '.cache', 'bench');
@@ -53,18 +39,7 @@ async function ensureFile(count: number): Promise<string> {
   const path = join(CACHE, `tickets-${count}.jsonl`);
   if (existsSync(path)) return path;
   const started = performance.now();
-  const out = createWriteStream(`${path}.tmp`);
-  const tickets = generateTickets({ seed: 42, badFraction: 0.01, now: () => Date.UTC(2026, 2, 1, 12) });
-  for (let written = 0; written < count; ) {
-    const n = Math.min(5000, count - written);
-    let text = '';
-    for (let i = 0; i < n; i++) text += `${tickets.next().value}\n`;
-    written += n;
-    if (!out.write(text)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-  execFileSync('mv', [`${path}.tmp`, path]);
+  await writeTicketFile(path, count);
   console.log(
     `generated ${count} tickets in ${((performance.now() - started) / 1000).toFixed(1)} s → ${path}`,
   );
@@ -177,27 +152,13 @@ async function engine(path: string, rollups = false): Promise<Omit<Measurement, 
   let last: TicketMetrics | undefined;
   let written = '';
   let windows = 0;
-  const eventTime = rollups
-    ? ticketRollups(['hour', 'day'], { allowedLateness: 600_000, idleTimeout: 60_000 })
-    : undefined;
-  const pipeline = createPipeline({
-    ...(eventTime ? { eventTime } : {}),
-    source: lineSource({ path }),
-    decode: ticketDecoder(),
-    metrics: ticketMetrics,
-    sink: {
-      write: async (batch) => {
-        last = batch.metrics;
-        written = JSON.stringify(formatTicketBatch(batch));
-        for (const window of batch.windows ?? []) {
-          written += JSON.stringify(formatTicketRollup(window, batch));
-          windows += 1;
-        }
-      },
-      describe: (id) => `memory:${id}`,
-    },
-    checkpoint: memoryCheckpointStore(),
-    window: { span: '1h' },
+  const pipeline = ticketPipeline(path, rollups, (text, kind, metrics) => {
+    last = metrics;
+    if (kind === 'batch') written = text;
+    else {
+      written += text;
+      windows += 1;
+    }
   });
   const summary = await pipeline.run();
   const ms = performance.now() - started;

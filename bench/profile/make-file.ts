@@ -1,28 +1,15 @@
-/**
- * Makes the JSON Lines file the profiles and step timings read: the same tickets as `pnpm bench`
- * (`ensureFile` of bench/replay.bench.ts: seed 42, 1 % invalid, `now` fixed at 2026-03-01T12:00Z), at
- * the same path, so either command can reuse the other's file.
- *
- *   node --import tsx bench/profile/make-file.ts [--count 1000000]
- *
- * When the file exists it is kept, after checking that its first lines are what the generator makes
- * now. Prints the file's path on its last line.
- */
-import { once } from 'node:events';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { generateTickets } from '../../examples/ticket-pipeline/src/domain/generator';
+import { benchTickets, writeTicketFile } from '../support';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const CACHE = join(ROOT, '.cache', 'bench');
 const CHECKED_LINES = 2000;
 
-const tickets = () => generateTickets({ seed: 42, badFraction: 0.01, now: () => Date.UTC(2026, 2, 1, 12) });
-
 async function matchesGenerator(path: string): Promise<boolean> {
-  const expected = tickets();
+  const expected = benchTickets();
   const lines = createInterface({ input: createReadStream(path), crlfDelay: Number.POSITIVE_INFINITY });
   let n = 0;
   for await (const line of lines) {
@@ -46,18 +33,7 @@ async function main(): Promise<void> {
     return;
   }
   const started = performance.now();
-  const out = createWriteStream(`${path}.tmp`);
-  const generator = tickets();
-  for (let written = 0; written < count; ) {
-    const n = Math.min(5000, count - written);
-    let text = '';
-    for (let i = 0; i < n; i++) text += `${generator.next().value}\n`;
-    written += n;
-    if (!out.write(text)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-  renameSync(`${path}.tmp`, path);
+  await writeTicketFile(path, count);
   console.log(`generated ${count} tickets in ${((performance.now() - started) / 1000).toFixed(1)} s`);
   console.log(path);
 }

@@ -32,25 +32,12 @@ import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import {
-  createPipeline,
-  digest,
-  isRejection,
-  lineSource,
-  memoryCheckpointStore,
-  type RecordContext,
-  type SourceContext,
-} from '@ticketflow/core';
+import { digest, isRejection, lineSource, type RecordContext, type SourceContext } from '@ticketflow/core';
 import { enrichTicket } from '../../examples/ticket-pipeline/src/domain/enrich';
 import type { EnrichedTicket, Ticket } from '../../examples/ticket-pipeline/src/domain/ticket';
 import { parseTicket, validateTicket } from '../../examples/ticket-pipeline/src/domain/validate';
-import {
-  formatTicketBatch,
-  formatTicketRollup,
-  ticketDecoder,
-  ticketMetrics,
-  ticketRollups,
-} from '../../examples/ticket-pipeline/src/ticket-metrics';
+import { ticketMetrics } from '../../examples/ticket-pipeline/src/ticket-metrics';
+import { ticketPipeline } from '../support';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const DEFAULT_FILE = join(ROOT, '.cache', 'bench', 'tickets-1000000.jsonl');
@@ -157,25 +144,9 @@ async function streaming(stage: Stage, path: string): Promise<StageResult> {
 /** The pipeline as bench/replay.bench.ts `engine` runs it: one window, output kept in memory. */
 async function engine(path: string, rollups: boolean): Promise<StageResult> {
   let written = 0;
-  const eventTime = rollups
-    ? ticketRollups(['hour', 'day'], { allowedLateness: 600_000, idleTimeout: 60_000 })
-    : undefined;
   const clock = startClock();
-  const pipeline = createPipeline({
-    ...(eventTime ? { eventTime } : {}),
-    source: lineSource({ path }),
-    decode: ticketDecoder(),
-    metrics: ticketMetrics,
-    sink: {
-      write: async (batch) => {
-        written += JSON.stringify(formatTicketBatch(batch)).length;
-        for (const window of batch.windows ?? [])
-          written += JSON.stringify(formatTicketRollup(window, batch)).length;
-      },
-      describe: (id) => `memory:${id}`,
-    },
-    checkpoint: memoryCheckpointStore(),
-    window: { span: '1h' },
+  const pipeline = ticketPipeline(path, rollups, (text) => {
+    written += text.length;
   });
   const summary = await pipeline.run();
   const ms = clock();

@@ -39,6 +39,25 @@ function collectingDeadLetters(): DeadLetterHandler<string> & { letters: DeadLet
   return { letters, write: (letter) => letters.push(letter), flush: async () => {} };
 }
 
+/** Runs `values` of one lane through a micro-batch that sums what `decode` gives: its batches and dead letters. */
+async function decodeThrough(values: number[], decode: (n: number) => number) {
+  const { from } = await import('rxjs');
+  const letters: DeadLetter<number>[] = [];
+  const batches: Array<{ records: number; invalidRecords: number }> = [];
+  await new Promise<void>((done, fail) =>
+    from([{ lane: 'l', values, offsets: values.map((_, i) => i) }])
+      .pipe(
+        microBatch<number, number, number>({
+          aggregator: { init: () => 0, add: (a, n) => a + n, merge: (a, b) => a + b, result: (a) => a },
+          decode,
+          onRejected: (letter) => letters.push(letter),
+        }),
+      )
+      .subscribe({ next: (b) => batches.push(b), error: fail, complete: done }),
+  );
+  return { batches, letters };
+}
+
 describe('a decode step that throws', () => {
   it('refuses only that record, with the error as its reason, and the stream goes on', async () => {
     const path = join(dir, 'orders.jsonl');
@@ -70,24 +89,11 @@ describe('a decode step that throws', () => {
   });
 
   it('keeps a thrown reason on one line and bounded, whatever was thrown', async () => {
-    const { from } = await import('rxjs');
-    const letters: DeadLetter<number>[] = [];
-    const batches: Array<{ records: number; invalidRecords: number }> = [];
-    await new Promise<void>((done, fail) =>
-      from([{ lane: 'l', values: [1, 2, 3], offsets: [0, 1, 2] }])
-        .pipe(
-          microBatch<number, number, number>({
-            aggregator: { init: () => 0, add: (a, n) => a + n, merge: (a, b) => a + b, result: (a) => a },
-            decode: (n) => {
-              if (n === 2) throw new Error(`line one\nline two ${'x'.repeat(1000)}`);
-              if (n === 3) throw 'a bare string';
-              return n;
-            },
-            onRejected: (letter) => letters.push(letter),
-          }),
-        )
-        .subscribe({ next: (b) => batches.push(b), error: fail, complete: done }),
-    );
+    const { batches, letters } = await decodeThrough([1, 2, 3], (n) => {
+      if (n === 2) throw new Error(`line one\nline two ${'x'.repeat(1000)}`);
+      if (n === 3) throw 'a bare string';
+      return n;
+    });
     expect(batches).toMatchObject([{ records: 1, invalidRecords: 2 }]);
     // The message on one line, cut to 300 characters with an ellipsis as the last of them.
     const line = `Error: line one line two ${'x'.repeat(1000)}`;
@@ -96,25 +102,12 @@ describe('a decode step that throws', () => {
   });
 
   it('dead-letters the record even when what was thrown cannot be turned into a string', async () => {
-    const { from } = await import('rxjs');
-    const letters: DeadLetter<number>[] = [];
-    const batches: Array<{ records: number; invalidRecords: number }> = [];
-    await new Promise<void>((done, fail) =>
-      from([{ lane: 'l', values: [1, 2, 3], offsets: [0, 1, 2] }])
-        .pipe(
-          microBatch<number, number, number>({
-            aggregator: { init: () => 0, add: (a, n) => a + n, merge: (a, b) => a + b, result: (a) => a },
-            decode: (n) => {
-              // String() of either throws a TypeError.
-              if (n === 1) throw { toString: '' };
-              if (n === 2) throw Object.create(null);
-              return n;
-            },
-            onRejected: (letter) => letters.push(letter),
-          }),
-        )
-        .subscribe({ next: (b) => batches.push(b), error: fail, complete: done }),
-    );
+    const { batches, letters } = await decodeThrough([1, 2, 3], (n) => {
+      // String() of either throws a TypeError.
+      if (n === 1) throw { toString: '' };
+      if (n === 2) throw Object.create(null);
+      return n;
+    });
     expect(batches).toMatchObject([{ records: 1, invalidRecords: 2 }]);
     expect(letters.map((l) => l.reason)).toEqual([
       'decode threw [object Object]',

@@ -20,16 +20,22 @@ import type { FoldedEventTime } from './event-time-windows';
 import { packedLinesOf } from './packed-lines';
 import type { RecoveredEvent } from './recovery';
 
-/** A run of records decoded and folded on a worker thread, merged in read order by the window operator. */
-export interface FoldedRecords {
-  readonly kind: 'folded';
+/** Where a run of records lies: records `start..end` of a chunk of one lane. */
+interface RunPlace {
   readonly lane: string;
   /** The chunk's offsets; the run covers `offsets[start..end)`. */
   readonly offsets: ArrayLike<number>;
   readonly start: number;
   readonly end: number;
+  /** True for records of the batch being replayed. */
   readonly replay: boolean;
+  /** An accepted loss just before the run's first record. */
   readonly gap?: DataGap;
+}
+
+/** A run of records decoded and folded on a worker thread, merged in read order by the window operator. */
+export interface FoldedRecords extends RunPlace {
+  readonly kind: 'folded';
   /** The run's batch accumulator, encoded by the metrics' codec. */
   readonly state: StateData;
   /** Valid records folded; the others of the run were refused. */
@@ -142,14 +148,8 @@ const { workerData, parentPort } = require('node:worker_threads');
 });
 `;
 
-interface Run<R> {
+interface Run<R> extends RunPlace {
   readonly seq: number;
-  readonly lane: string;
-  readonly offsets: ArrayLike<number>;
-  readonly start: number;
-  readonly end: number;
-  readonly replay: boolean;
-  readonly gap?: DataGap;
   /** The raw records, or their bytes as text lines (`undefined` then). */
   readonly values: readonly R[] | undefined;
   message?: ToWorker;
