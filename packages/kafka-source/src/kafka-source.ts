@@ -736,14 +736,11 @@ export function kafkaSource(options: KafkaSourceOptions): KafkaSource {
             // An empty poll also returns while every broker is down: only messages or a probe prove a connection.
             if (messages.length > 0) {
               isConnected = true;
-              // The next poll first: the client collects its batch on its own thread while this one is
-              // handed over (its callback runs after this one, so the order is kept).
-              poll();
               onChunk(messages);
-            } else {
-              if (!isConnected) probe();
-              setImmediate(poll);
-            }
+            } else if (!isConnected) probe();
+            // The next poll only once these records are handed over: a poll started earlier could
+            // return records of partitions that a rebalance gives away meanwhile, after their flush.
+            setImmediate(poll);
           });
         };
 
